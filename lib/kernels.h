@@ -1,0 +1,36 @@
+/* Internal compute kernels behind the forward pass; not installed.
+ *
+ * Every optimised kernel has a naive scalar reference beside it (the _ref
+ * functions), and tests compare them. Weight matrices are (n_out, n_in) in
+ * ggml order: n_out rows of n_in values of type t, rows contiguous, n_in a
+ * multiple of the type's block size.
+ */
+#ifndef LLORCH_KERNELS_H
+#define LLORCH_KERNELS_H
+
+#include "internal.h"
+#include "threadpool.h"
+
+/* y (n_out) = W (n_out, n_in) . x (n_in), reference: dequantize each row and
+ * accumulate in double. */
+void llorch_matvec_ref(llorch_dtype t, const void *W, const float *x, float *y,
+		int64_t n_in, int64_t n_out);
+
+/* y (n_out) = W (n_out, n_in) . x (n_in), fast and threaded over rows on pool
+ * (NULL: the calling thread alone). */
+void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,
+		const float *x, float *y, int64_t n_in, int64_t n_out);
+
+/* Y (n_tok, n_out) = X (n_tok, n_in) . W^T: prompt processing as matrix-matrix
+ * work (sgemm for F32, dequantised tiles or own kernels otherwise). */
+void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
+		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok);
+
+/* Bytes one matvec reads from W. */
+size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out);
+
+/* The SIMD level chosen at run time: "avx512", "avx2" or "scalar".
+ * LLORCH_SIMD=scalar|avx2|avx512 in the environment caps it (for tests). */
+const char *llorch_simd_level(void);
+
+#endif

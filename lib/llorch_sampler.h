@@ -1,0 +1,55 @@
+/* Sampling (part of llorch.h). Each step is a pure function of the candidates,
+ * the parameters and, for the draw, a uniform number, so each can be tested
+ * alone. Order, as the worker contract fixes it:
+ * repetition penalty -> temperature -> top-k -> top-p -> min-p -> draw. */
+#ifndef LLORCH_SAMPLER_H
+#define LLORCH_SAMPLER_H
+
+typedef struct {
+	float temperature;        /* 0: greedy (argmax, ties to the lowest id) */
+	int32_t top_k;            /* 0: off */
+	float top_p;              /* 1: off */
+	float min_p;              /* 0: off */
+	float repetition_penalty; /* 1: off; > 0 */
+	int32_t repeat_last_n;    /* tokens of history penalised; -1: all; default 64 */
+	uint64_t seed;
+} llorch_sampler_params;
+
+llorch_sampler_params llorch_sampler_default_params(void);
+
+/* Counter-based uniform draw in [0, 1): depends only on (seed, step), so a
+ * generation is reproducible when split across processes or resumed. */
+double llorch_rng_uniform(uint64_t seed, uint64_t step);
+/* A fresh seed from the OS (getrandom), for requests that give none. */
+uint64_t llorch_random_seed(void);
+
+typedef struct {
+	int32_t id;
+	float logit;
+	float p; /* filled by the steps that need probabilities */
+} llorch_candidate;
+
+/* logit > 0 ? logit / penalty : logit * penalty, once per distinct id in history. */
+void llorch_sample_repetition_penalty(llorch_candidate *c, size_t n,
+		const int32_t *history, size_t n_history, float penalty);
+void llorch_sample_temperature(llorch_candidate *c, size_t n, float temperature);
+/* These sort c by logit (descending, ties by id) and return the kept count. */
+size_t llorch_sample_top_k(llorch_candidate *c, size_t n, int32_t k);
+size_t llorch_sample_top_p(llorch_candidate *c, size_t n, float p);
+size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p);
+/* Softmax over the kept candidates and the inverse-CDF draw with u in [0,1). */
+int32_t llorch_sample_draw(llorch_candidate *c, size_t n, double u);
+
+/* The whole chain with reusable scratch. */
+typedef struct llorch_sampler llorch_sampler;
+llorch_status llorch_sampler_new(int32_t n_vocab, llorch_sampler **out);
+void llorch_sampler_free(llorch_sampler *s);
+/* Picks the next token for draw number `step`. logprob (may be NULL): log
+ * probability of the chosen token under the full softmax of the raw logits
+ * at temperature 1. top_ids/top_logprobs (may be NULL): the n_top most likely
+ * alternatives under the same distribution. */
+int32_t llorch_sampler_sample(llorch_sampler *s, const llorch_sampler_params *p,
+		const float *logits, const int32_t *history, size_t n_history, uint64_t step,
+		float *logprob, int32_t n_top, int32_t *top_ids, float *top_logprobs);
+
+#endif
