@@ -1,0 +1,122 @@
+/* NDJSON reading and writing; see ndjson.h. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndjson.h"
+
+void ndjson_reader_init(ndjson_reader *r, FILE *in, size_t max_line)
+{
+	memset(r, 0, sizeof *r);
+	r->in = in;
+	r->max_line = max_line ? max_line : NDJSON_DEFAULT_MAX_LINE;
+}
+
+void ndjson_reader_free(ndjson_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+	r->cap = r->len = 0;
+}
+
+static bool blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* Reads up to '\n' into r->buf, growing it geometrically but never past
+ * max_line + 1; a longer line is consumed and dropped. */
+ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
+{
+	for (;;) {
+		bool too_long = false, any = false;
+		int c;
+
+		r->len = 0;
+		while ((c = getc(r->in)) != EOF) {
+			any = true;
+			if (c == '\n')
+				break;
+			if (too_long)
+				continue;
+			if (r->len + 1 >= r->cap) {
+				size_t ncap = r->cap ? r->cap * 2 : 4096;
+				char *nb;
+
+				if (ncap > r->max_line + 2)
+					ncap = r->max_line + 2;
+				if (r->len + 1 >= ncap) {
+					too_long = true;
+					continue;
+				}
+				nb = realloc(r->buf, ncap);
+				if (!nb)
+					return NDJSON_IOERR;
+				r->buf = nb;
+				r->cap = ncap;
+			}
+			r->buf[r->len++] = (char)c;
+		}
+		if (c == EOF && ferror(r->in))
+			return NDJSON_IOERR;
+		if (!any)
+			return NDJSON_EOF;
+		r->lineno++;
+		if (too_long || r->len > r->max_line)
+			return NDJSON_TOO_LONG;
+		if (blank(r->buf, r->len)) {
+			if (c == EOF)
+				return NDJSON_EOF;
+			continue;
+		}
+		r->buf[r->len] = '\0';
+		*line = r->buf;
+		*len = r->len;
+		return NDJSON_LINE;
+	}
+}
+
+json_t *ndjson_parse_object(const char *line, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *v = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+
+	if (!v) {
+		snprintf(err, errlen, "invalid JSON at column %d: %s", je.column, je.text);
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		snprintf(err, errlen, "expected a JSON object");
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+int ndjson_write(FILE *out, const json_t *v)
+{
+	if (json_dumpf(v, out, JSON_COMPACT | JSON_REAL_PRECISION(9)) != 0)
+		return -1;
+	if (putc('\n', out) == EOF || fflush(out) != 0)
+		return -1;
+	return 0;
+}
+
+json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	json_t *o = input ? json_copy((json_t *)input) : json_object();
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
+	return o;
+}

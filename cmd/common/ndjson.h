@@ -1,0 +1,49 @@
+/* Newline-delimited JSON on stdin/stdout, as every llorch tool speaks it:
+ * one compact JSON object per line, flushed after each line; lines longer
+ * than a limit are rejected without being buffered whole; a bad line gets an
+ * error object in its place and processing goes on. */
+#ifndef LLORCH_NDJSON_H
+#define LLORCH_NDJSON_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#define NDJSON_DEFAULT_MAX_LINE (64u << 20) /* 64 MiB: room for all-position logits */
+
+typedef struct {
+	FILE *in;
+	char *buf;
+	size_t len, cap;
+	size_t max_line;
+	unsigned long long lineno; /* of the line last returned, from 1 */
+} ndjson_reader;
+
+void ndjson_reader_init(ndjson_reader *r, FILE *in, size_t max_line);
+void ndjson_reader_free(ndjson_reader *r);
+
+typedef enum {
+	NDJSON_LINE = 1,     /* *line (NUL-terminated, no '\n') holds len bytes */
+	NDJSON_EOF = 0,
+	NDJSON_TOO_LONG = 2, /* the line was over max_line and has been skipped */
+	NDJSON_IOERR = -1,
+} ndjson_read_result;
+
+/* Blank lines (only spaces, tabs, '\r') are skipped. A final line without
+ * '\n' counts. */
+ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len);
+
+/* Parses one line that must hold a JSON object (duplicate keys rejected).
+ * NULL with a message in err on failure. */
+json_t *ndjson_parse_object(const char *line, size_t len, char *err, size_t errlen);
+
+/* Writes v compactly plus '\n' and flushes. 0, or -1 on a write error. */
+int ndjson_write(FILE *out, const json_t *v);
+
+/* The error object for a bad line: a copy of the input's fields (input may
+ * be NULL when the line was not JSON) with "error": {"code", "message"}
+ * set. Codes used across the tools are listed in llorch(7). */
+json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
