@@ -63,9 +63,11 @@ $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/bin/%: $(BUILD)/cmd/%.o $(CMD_COMMON_OBJ) $(LIB_A)
+# A tool is cmd/llorch-X.c plus, when it is large, the files in cmd/llorch-X/.
+.SECONDEXPANSION:
+$(BUILD)/bin/%: $(BUILD)/cmd/%.o $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard cmd/%/*.c)) $(CMD_COMMON_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_LDFLAGS) -o $@ $< $(CMD_COMMON_OBJ) $(LIB_A) $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
 
 $(BUILD)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -130,4 +132,4 @@ uninstall:
 clean:
 	rm -rf build build-sanitize build-fuzz libllorch.pc
 
--include $(LIB_OBJ:.o=.d) $(BINS:$(BUILD)/bin/%=$(BUILD)/cmd/%.d) $(UNIT_BINS:%=%.d)
+-include $(wildcard $(BUILD)/cmd/*/*.d) $(LIB_OBJ:.o=.d) $(BINS:$(BUILD)/bin/%=$(BUILD)/cmd/%.d) $(UNIT_BINS:%=%.d)
