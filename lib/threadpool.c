@@ -1,0 +1,221 @@
+/* A persistent pool of worker threads.
+ *
+ * A decode step runs a hundred or more small jobs (one per matrix-vector
+ * product), each a few microseconds to a millisecond long, so waking the
+ * workers must cost far less than a job. Workers therefore spin for a short
+ * while on the job generation counter after finishing a job, and only then
+ * sleep on a condition variable; the caller does the same while waiting for
+ * the last worker. The spin is bounded in time (SPIN_NS) so that an idle pool
+ * costs no CPU, and skipped when there are more threads than cores.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "threadpool.h"
+
+/* How long an idle thread polls before sleeping: longer than the gap between
+ * two jobs of one forward pass, far shorter than a scheduler time slice. */
+#define SPIN_NS 200000
+
+typedef struct {
+	llorch_threadpool *pool;
+	int ith;
+} worker_arg;
+
+struct llorch_threadpool {
+	int n_threads;           /* including the caller */
+	pthread_t *threads;      /* n_threads - 1 workers */
+	worker_arg *args;
+	pthread_mutex_t mu;
+	pthread_cond_t wake;     /* workers: a new generation or stop */
+	pthread_cond_t done;     /* caller: pending reached 0 */
+	void (*fn)(void *arg, int ith, int nth);
+	void *arg;
+	atomic_uint generation;  /* bumped once per run(); workers run each once */
+	atomic_int pending;      /* workers still inside the current job */
+	atomic_bool stop;
+	int64_t spin_ns;         /* 0 when threads outnumber cores */
+	int n_started;           /* workers actually created */
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Polls *gen until it differs from seen, for at most spin_ns; returns the
+ * value last read. */
+static unsigned spin_for_generation(atomic_uint *gen, unsigned seen, int64_t spin_ns)
+{
+	int64_t deadline = 0;
+
+	for (int i = 0;; i++) {
+		unsigned g = atomic_load_explicit(gen, memory_order_acquire);
+		if (g != seen)
+			return g;
+		cpu_relax();
+		if ((i & 255) == 255) {
+			int64_t now = llorch_now_ns();
+			if (deadline == 0)
+				deadline = now + spin_ns;
+			else if (now > deadline)
+				return g;
+		}
+	}
+}
+
+static void *worker_main(void *p)
+{
+	worker_arg *wa = p;
+	llorch_threadpool *pool = wa->pool;
+	unsigned seen = 0;
+
+	for (;;) {
+		unsigned g = spin_for_generation(&pool->generation, seen, pool->spin_ns);
+		if (g == seen) {
+			pthread_mutex_lock(&pool->mu);
+			while ((g = atomic_load(&pool->generation)) == seen && !atomic_load(&pool->stop))
+				pthread_cond_wait(&pool->wake, &pool->mu);
+			pthread_mutex_unlock(&pool->mu);
+		}
+		if (atomic_load(&pool->stop))
+			return NULL;
+		seen = g;
+		pool->fn(pool->arg, wa->ith, pool->n_threads);
+		if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&pool->mu);
+			pthread_cond_signal(&pool->done);
+			pthread_mutex_unlock(&pool->mu);
+		}
+	}
+}
+
+static void stop_workers(llorch_threadpool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->stop, true);
+	atomic_fetch_add(&p->generation, 1);
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->n_started; i++)
+		pthread_join(p->threads[i], NULL);
+}
+
+llorch_status llorch_threadpool_new(int n_threads, llorch_threadpool **out)
+{
+	llorch_threadpool *p;
+	int rc;
+
+	*out = NULL;
+	if (n_threads < 1 || n_threads > 1024)
+		return llorch_error(LLORCH_E_INVALID, "thread count %d out of range 1..1024", n_threads);
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return llorch_error(LLORCH_E_NOMEM, "thread pool: out of memory");
+	p->n_threads = n_threads;
+	/* A spinning thread would take the core from the one it waits for. */
+	p->spin_ns = n_threads <= llorch_ncpu() ? SPIN_NS : 0;
+	atomic_init(&p->generation, 0);
+	atomic_init(&p->pending, 0);
+	atomic_init(&p->stop, false);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (n_threads > 1) {
+		p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
+		p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
+		if (!p->threads || !p->args) {
+			llorch_threadpool_free(p);
+			return llorch_error(LLORCH_E_NOMEM, "thread pool: out of memory");
+		}
+	}
+	for (int i = 0; i < n_threads - 1; i++) {
+		p->args[i].pool = p;
+		p->args[i].ith = i + 1;
+		rc = pthread_create(&p->threads[i], NULL, worker_main, &p->args[i]);
+		if (rc != 0) {
+			llorch_threadpool_free(p);
+			return llorch_error(LLORCH_E_NOMEM, "thread pool: cannot create thread %d: %s",
+					i + 1, strerror(rc));
+		}
+		p->n_started++;
+	}
+	*out = p;
+	return LLORCH_OK;
+}
+
+void llorch_threadpool_free(llorch_threadpool *p)
+{
+	if (!p)
+		return;
+	stop_workers(p);
+	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->mu);
+	free(p->args);
+	free(p->threads);
+	free(p);
+}
+
+int llorch_threadpool_size(const llorch_threadpool *p)
+{
+	return p ? p->n_threads : 1;
+}
+
+void llorch_threadpool_run(llorch_threadpool *p, void (*fn)(void *arg, int ith, int nth), void *arg)
+{
+	int64_t deadline = 0;
+
+	if (!p || p->n_threads == 1) {
+		fn(arg, 0, 1);
+		return;
+	}
+	p->fn = fn;
+	p->arg = arg;
+	atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
+	/* The release increment publishes fn, arg and pending to spinning
+	 * workers; the broadcast under the mutex reaches sleeping ones. */
+	pthread_mutex_lock(&p->mu);
+	atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+
+	fn(arg, 0, p->n_threads);
+
+	for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
+		cpu_relax();
+		if ((i & 255) == 255) {
+			int64_t now = llorch_now_ns();
+			if (deadline == 0) {
+				deadline = now + p->spin_ns;
+			} else if (now > deadline) {
+				pthread_mutex_lock(&p->mu);
+				while (atomic_load(&p->pending) != 0)
+					pthread_cond_wait(&p->done, &p->mu);
+				pthread_mutex_unlock(&p->mu);
+				break;
+			}
+		}
+	}
+}
+
+int llorch_ncpu(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0) {
+		int n = CPU_COUNT(&set);
+		if (n > 0)
+			return n;
+	}
+	return 1;
+}
