@@ -1,0 +1,249 @@
+/* Kernel dispatch: the instruction set chosen once at run time, matrix-vector
+ * products threaded over rows, and matrix-matrix products through sgemm.
+ *
+ * BLAS threading policy. Debian's OpenBLAS (openblas-pthread) runs its own
+ * worker threads, which busy-wait for a long time after each call. Next to
+ * our pool on few cores they would fight our workers for the CPU between
+ * calls. So OpenBLAS is kept single-threaded (openblas_set_num_threads(1),
+ * once, before the first sgemm) and our pool does the threading: each pool
+ * thread runs its own sgemm on its slice of W's rows. One set of threads,
+ * one place that decides how many.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "kernels_impl.h"
+
+/* OpenBLAS-specific; weak so that another CBLAS still links (it then runs
+ * with its own threading defaults). */
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+
+static const llorch_kernel_set *active;
+static pthread_once_t active_once = PTHREAD_ONCE_INIT;
+
+static void choose_kernels(void)
+{
+	if (openblas_set_num_threads)
+		openblas_set_num_threads(1);
+	active = &llorch_kernels_scalar;
+}
+
+static const llorch_kernel_set *kernels(void)
+{
+	pthread_once(&active_once, choose_kernels);
+	return active;
+}
+
+const char *llorch_simd_level(void)
+{
+	return kernels()->name;
+}
+
+bool llorch_simd_set(const char *level)
+{
+	kernels();
+	if (strcmp(level, "scalar") == 0) {
+		active = &llorch_kernels_scalar;
+		return true;
+	}
+	return false;
+}
+
+static int kernel_index(llorch_dtype t)
+{
+	switch (t) {
+	case LLORCH_DT_F32: return LLORCH_KT_F32;
+	case LLORCH_DT_F16: return LLORCH_KT_F16;
+	case LLORCH_DT_BF16: return LLORCH_KT_BF16;
+	case LLORCH_DT_Q8_0: return LLORCH_KT_Q8_0;
+	case LLORCH_DT_Q4_0: return LLORCH_KT_Q4_0;
+	default: return -1;
+	}
+}
+
+static bool is_quantized(int kt)
+{
+	return kt == LLORCH_KT_Q8_0 || kt == LLORCH_KT_Q4_0;
+}
+
+/* Bytes of n values of kernel type kt (n a multiple of 32 when quantized). */
+static size_t kt_bytes(int kt, int64_t n)
+{
+	switch (kt) {
+	case LLORCH_KT_F32: return (size_t)n * 4;
+	case LLORCH_KT_F16:
+	case LLORCH_KT_BF16: return (size_t)n * 2;
+	case LLORCH_KT_Q8_0: return (size_t)(n / 32) * sizeof(llorch_block_q8_0);
+	case LLORCH_KT_Q4_0: return (size_t)(n / 32) * sizeof(llorch_block_q4_0);
+	default: return 0;
+	}
+}
+
+size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out)
+{
+	int kt = kernel_index(t);
+
+	if (kt < 0 || n_in < 0 || n_out < 0)
+		return 0;
+	return kt_bytes(kt, n_in) * (size_t)n_out;
+}
+
+/* Rows [r0, r1) of this thread's share of n rows, in multiples of align so
+ * that the multi-row kernels run whole groups. */
+static void split_rows(int64_t n, int ith, int nth, int64_t align, int64_t *r0, int64_t *r1)
+{
+	int64_t groups = (n + align - 1) / align;
+	int64_t g0 = groups * ith / nth, g1 = groups * (ith + 1) / nth;
+
+	*r0 = g0 * align < n ? g0 * align : n;
+	*r1 = g1 * align < n ? g1 * align : n;
+}
+
+typedef struct {
+	const llorch_kernel_set *ks;
+	int kt;
+	const uint8_t *W;
+	const float *x;
+	float *y;
+	int64_t n_in, n_out;
+	size_t row_bytes;
+} matvec_job;
+
+/* y[r0..r1) = W[r0..r1) . x, with x quantized segment by segment into a
+ * stack buffer for quantized weights. */
+static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
+{
+	int64_t n_rows = r1 - r0;
+	const uint8_t *W = j->W + (size_t)r0 * j->row_bytes;
+	float *y = j->y + r0;
+	llorch_rows_fn rows = j->ks->rows[j->kt];
+
+	if (n_rows <= 0)
+		return;
+	memset(y, 0, (size_t)n_rows * sizeof *y);
+	if (!is_quantized(j->kt)) {
+		rows(W, j->row_bytes, j->x, j->n_in, y, n_rows);
+		return;
+	}
+	llorch_block_q8a xq[LLORCH_SEG_BLOCKS];
+	for (int64_t s = 0; s < j->n_in; s += LLORCH_SEG_VALUES) {
+		int64_t n = j->n_in - s < LLORCH_SEG_VALUES ? j->n_in - s : LLORCH_SEG_VALUES;
+		j->ks->quantize_act(j->x + s, xq, n);
+		rows(W + kt_bytes(j->kt, s), j->row_bytes, xq, n, y, n_rows);
+	}
+}
+
+static void matvec_worker(void *arg, int ith, int nth)
+{
+	const matvec_job *j = arg;
+	int64_t r0, r1;
+
+	split_rows(j->n_out, ith, nth, 4, &r0, &r1);
+	matvec_rows(j, r0, r1);
+}
+
+void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,
+		const float *x, float *y, int64_t n_in, int64_t n_out)
+{
+	int kt = kernel_index(t);
+	matvec_job j = {
+		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
+		.n_in = n_in, .n_out = n_out, .row_bytes = kt_bytes(kt, n_in),
+	};
+
+	if (kt < 0 || n_out <= 0)
+		return;
+	/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
+	if (n_in * n_out < 16384)
+		matvec_rows(&j, 0, n_out);
+	else
+		llorch_threadpool_run(pool, matvec_worker, &j);
+}
+
+/* Matrix-matrix: each thread takes a slice of W's rows (whole columns of Y)
+ * and runs single-threaded sgemm on it; other types are dequantized a tile
+ * of rows at a time into a per-thread buffer first. */
+typedef struct {
+	const llorch_kernel_set *ks;
+	int kt;
+	const uint8_t *W;
+	const float *X;
+	float *Y;
+	int64_t n_in, n_out, n_tok;
+	size_t row_bytes;
+	int64_t tile_rows;
+} matmul_job;
+
+/* Y[:, r0..r0+n) = X . W[r0..r0+n)^T with W as float (n, n_in). */
+static void sgemm_rows(const matmul_job *j, const float *Wf, int64_t r0, int64_t n)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->n_tok, (int)n, (int)j->n_in,
+			1.0f, j->X, (int)j->n_in, Wf, (int)j->n_in, 0.0f, j->Y + r0, (int)j->n_out);
+}
+
+/* Without a tile buffer: one matvec per token over the rows. */
+static void matmul_rows_by_token(const matmul_job *j, int64_t r0, int64_t r1)
+{
+	for (int64_t t = 0; t < j->n_tok; t++) {
+		matvec_job mj = {
+			.ks = j->ks, .kt = j->kt, .W = j->W, .x = j->X + t * j->n_in,
+			.y = j->Y + t * j->n_out, .n_in = j->n_in, .n_out = j->n_out,
+			.row_bytes = j->row_bytes,
+		};
+		matvec_rows(&mj, r0, r1);
+	}
+}
+
+static void matmul_worker(void *arg, int ith, int nth)
+{
+	const matmul_job *j = arg;
+	int64_t r0, r1;
+	float *tile;
+
+	split_rows(j->n_out, ith, nth, 16, &r0, &r1);
+	if (r1 <= r0)
+		return;
+	if (j->kt == LLORCH_KT_F32) {
+		sgemm_rows(j, (const float *)(const void *)(j->W + (size_t)r0 * j->row_bytes), r0, r1 - r0);
+		return;
+	}
+	tile = malloc((size_t)j->tile_rows * (size_t)j->n_in * sizeof *tile);
+	if (!tile) {
+		matmul_rows_by_token(j, r0, r1);
+		return;
+	}
+	for (int64_t r = r0; r < r1; r += j->tile_rows) {
+		int64_t n = r1 - r < j->tile_rows ? r1 - r : j->tile_rows;
+		for (int64_t i = 0; i < n; i++)
+			j->ks->dequantize(j->kt, j->W + (size_t)(r + i) * j->row_bytes,
+					tile + i * j->n_in, j->n_in);
+		sgemm_rows(j, tile, r, n);
+	}
+	free(tile);
+}
+
+void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
+		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok)
+{
+	int kt = kernel_index(t);
+	/* A tile of about 1 MiB of floats: big enough that sgemm amortises
+	 * packing X, small enough to stay in L2. */
+	int64_t tile_rows = ((int64_t)(1 << 18) / (n_in > 0 ? n_in : 1) + 15) / 16 * 16;
+	matmul_job j = {
+		.ks = kernels(), .kt = kt, .W = W, .X = X, .Y = Y,
+		.n_in = n_in, .n_out = n_out, .n_tok = n_tok, .row_bytes = kt_bytes(kt, n_in),
+		.tile_rows = tile_rows,
+	};
+
+	if (kt < 0 || n_out <= 0 || n_tok <= 0)
+		return;
+	if (n_tok == 1) {
+		llorch_matvec(pool, t, W, X, Y, n_in, n_out);
+		return;
+	}
+	llorch_threadpool_run(pool, matmul_worker, &j);
+}

@@ -1,0 +1,95 @@
+/* Private to the kernel files: the per-instruction-set kernel table that
+ * kernels.c dispatches to, and the activation block format. */
+#ifndef LLORCH_KERNELS_IMPL_H
+#define LLORCH_KERNELS_IMPL_H
+
+#include <string.h>
+
+#include "kernels.h"
+
+/* Activations for the quantized dot products: x is quantized on the fly, 32
+ * values at a time, to int8 with a float scale (as ggml's Q8_0, but with a
+ * float scale and the precomputed d * sum(qs), which the Q4_0 kernels need
+ * to remove the nibbles' offset of 8). x ~= d * qs. */
+typedef struct {
+	float d;
+	float s;       /* d * sum(qs) */
+	int8_t qs[32];
+} llorch_block_q8a;
+
+/* Activation blocks quantized per pass over x: kernels.c feeds long rows to
+ * the row kernels in segments of this many values so that the quantized x
+ * fits a fixed stack buffer (and stays in L1). */
+#define LLORCH_SEG_VALUES 8192
+#define LLORCH_SEG_BLOCKS (LLORCH_SEG_VALUES / 32)
+
+/* Indices into the row-kernel table. */
+enum { LLORCH_KT_F32, LLORCH_KT_F16, LLORCH_KT_BF16, LLORCH_KT_Q8_0, LLORCH_KT_Q4_0, LLORCH_KT_N };
+
+/* y[r] += dot(row r of W, x) for r in 0..n_rows-1, over n values (a multiple
+ * of 32 for the quantized types). W points at the first value of the segment
+ * in row 0; rows are row_bytes apart. x is float * (n) for float weights,
+ * const llorch_block_q8a * (n / 32) for quantized ones. */
+typedef void (*llorch_rows_fn)(const uint8_t *W, size_t row_bytes, const void *x,
+		int64_t n, float *y, int64_t n_rows);
+
+typedef struct {
+	const char *name;
+	llorch_rows_fn rows[LLORCH_KT_N];
+	/* x (n, a multiple of 32) -> n / 32 activation blocks. */
+	void (*quantize_act)(const float *x, llorch_block_q8a *out, int64_t n);
+	/* dst (n) = W row src (n values of the kernel's type) as float; n a
+	 * multiple of 32 for quantized types. */
+	void (*dequantize)(int kt, const uint8_t *src, float *dst, int64_t n);
+} llorch_kernel_set;
+
+extern const llorch_kernel_set llorch_kernels_scalar;
+extern const llorch_kernel_set llorch_kernels_avx2;
+extern const llorch_kernel_set llorch_kernels_avx512;
+
+/* IEEE half and bfloat16 to float, bit exact, for the portable kernels. */
+static inline float llorch_kh_fp16(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+	uint32_t exp = (h >> 10) & 0x1f;
+	uint32_t man = h & 0x3ff;
+	uint32_t bits;
+	float f;
+
+	if (exp == 0x1f) {
+		bits = sign | 0x7f800000 | (man << 13);
+	} else if (exp != 0) {
+		bits = sign | ((exp + 112) << 23) | (man << 13);
+	} else if (man == 0) {
+		bits = sign;
+	} else {
+		/* subnormal half: normalise into a float */
+		int e = -1;
+		do {
+			e++;
+			man <<= 1;
+		} while (!(man & 0x400));
+		bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+	}
+	memcpy(&f, &bits, sizeof f);
+	return f;
+}
+
+static inline float llorch_kh_bf16(uint16_t h)
+{
+	uint32_t bits = (uint32_t)h << 16;
+	float f;
+
+	memcpy(&f, &bits, sizeof f);
+	return f;
+}
+
+static inline uint16_t llorch_kh_load16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+#endif
