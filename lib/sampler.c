@@ -1,0 +1,463 @@
+/* Sampling steps as pure functions of (candidates, parameters, uniform draw),
+ * and the chain that runs them in the worker contract's order:
+ * repetition penalty -> temperature -> top-k -> top-p -> min-p -> draw.
+ *
+ * Hostile logits: NaN counts as -inf everywhere; +inf tokens share all the
+ * probability among themselves; when every logit is -inf or NaN nothing can
+ * be drawn and the chain fails with RANGE rather than inventing a token.
+ *
+ * Large vocabularies: top-k selects with quickselect (O(n)) and sorts only
+ * the k survivors; top-p first drops tokens that cannot be in the nucleus,
+ * then sorts the rest in growing chunks until the nucleus is complete. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static inline float logit_key(float x)
+{
+	return isnan(x) ? -INFINITY : x;
+}
+
+/* The order every step sorts by: logit descending, ties by id ascending. */
+static inline bool ranks_before(const llorch_candidate *a, const llorch_candidate *b)
+{
+	float ka = logit_key(a->logit), kb = logit_key(b->logit);
+
+	if (ka != kb)
+		return ka > kb;
+	return a->id < b->id;
+}
+
+static int cmp_rank(const void *pa, const void *pb)
+{
+	const llorch_candidate *a = pa, *b = pb;
+
+	if (ranks_before(a, b))
+		return -1;
+	return ranks_before(b, a) ? 1 : 0;
+}
+
+static inline void swap_cand(llorch_candidate *a, llorch_candidate *b)
+{
+	llorch_candidate t = *a;
+	*a = *b;
+	*b = t;
+}
+
+static void sort_rank(llorch_candidate *c, size_t n)
+{
+	if (n > 1)
+		qsort(c, n, sizeof *c, cmp_rank);
+}
+
+/* Moves the k best candidates (in rank order) into c[0..k), in no
+ * particular order. Quickselect with a median-of-three pivot; a depth limit
+ * falls back to sorting, so crafted inputs cannot make it quadratic. */
+static void select_best(llorch_candidate *c, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n;
+	int depth = 8;
+
+	if (k == 0 || k >= n)
+		return;
+	for (size_t m = n; m > 1; m >>= 1)
+		depth += 2;
+	while (hi - lo > 16) {
+		if (depth-- == 0) {
+			sort_rank(c + lo, hi - lo);
+			return;
+		}
+		size_t mid = lo + (hi - lo) / 2;
+		if (ranks_before(&c[mid], &c[lo]))
+			swap_cand(&c[mid], &c[lo]);
+		if (ranks_before(&c[hi - 1], &c[lo]))
+			swap_cand(&c[hi - 1], &c[lo]);
+		if (ranks_before(&c[hi - 1], &c[mid]))
+			swap_cand(&c[hi - 1], &c[mid]);
+		/* c[lo] >= c[mid] >= c[hi-1] in rank; the median is the pivot. */
+		swap_cand(&c[mid], &c[hi - 1]);
+		llorch_candidate pivot = c[hi - 1];
+		size_t store = lo;
+		for (size_t i = lo; i < hi - 1; i++)
+			if (ranks_before(&c[i], &pivot))
+				swap_cand(&c[i], &c[store++]);
+		swap_cand(&c[store], &c[hi - 1]);
+		if (k == store || k == store + 1)
+			return;
+		if (k < store)
+			hi = store;
+		else
+			lo = store + 1;
+	}
+	sort_rank(c + lo, hi - lo);
+}
+
+static float max_key(const llorch_candidate *c, size_t n)
+{
+	float mx = -INFINITY;
+
+	for (size_t i = 0; i < n; i++) {
+		float k = logit_key(c[i].logit);
+		if (k > mx)
+			mx = k;
+	}
+	return mx;
+}
+
+/* Unnormalised weight exp(logit - max); with a +inf maximum, the +inf
+ * tokens share the mass equally. */
+static inline float weight_of(float logit, float mx)
+{
+	float k = logit_key(logit);
+
+	if (mx == INFINITY)
+		return k == INFINITY ? 1.0f : 0.0f;
+	return k == -INFINITY ? 0.0f : expf(k - mx);
+}
+
+void llorch_sample_repetition_penalty(llorch_candidate *c, size_t n,
+		const int32_t *history, size_t n_history, float penalty)
+{
+	if (n == 0 || n_history == 0 || !(penalty > 0.0f) || penalty == 1.0f || !isfinite(penalty))
+		return;
+	/* Candidates usually come in id order (c[id].id == id), so a lookup is
+	 * direct; otherwise (a sparse or sorted list) it is a linear search.
+	 * The p field marks tokens already penalised, so repeats count once. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t h = 0; h < n_history; h++) {
+			int32_t id = history[h];
+			size_t at = n;
+			if (id >= 0 && (size_t)id < n && c[id].id == id) {
+				at = (size_t)id;
+			} else {
+				for (size_t i = 0; i < n; i++)
+					if (c[i].id == id) {
+						at = i;
+						break;
+					}
+			}
+			if (at == n)
+				continue;
+			llorch_candidate *t = &c[at];
+			if (pass == 0) {
+				t->p = 0.0f;
+			} else if (pass == 1) {
+				if (t->p != 0.0f)
+					continue;
+				t->p = 1.0f;
+				float x = logit_key(t->logit);
+				t->logit = x > 0.0f ? x / penalty : x * penalty;
+			} else {
+				t->p = 0.0f;
+			}
+		}
+	}
+}
+
+void llorch_sample_temperature(llorch_candidate *c, size_t n, float temperature)
+{
+	if (!(temperature > 0.0f) || temperature == 1.0f || !isfinite(temperature))
+		return;
+	for (size_t i = 0; i < n; i++)
+		c[i].logit = logit_key(c[i].logit) / temperature;
+}
+
+size_t llorch_sample_top_k(llorch_candidate *c, size_t n, int32_t k)
+{
+	if (k <= 0 || (size_t)k >= n)
+		return n;
+	select_best(c, n, (size_t)k);
+	sort_rank(c, (size_t)k);
+	return (size_t)k;
+}
+
+size_t llorch_sample_top_p(llorch_candidate *c, size_t n, float p)
+{
+	if (n == 0 || !(p < 1.0f))
+		return n;
+	if (!(p > 0.0f)) {
+		select_best(c, n, 1);
+		return 1;
+	}
+	float mx = max_key(c, n);
+	if (mx == -INFINITY)
+		return n; /* nothing has probability: leave it to the draw to fail */
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		c[i].p = weight_of(c[i].logit, mx);
+		total += c[i].p;
+	}
+	/* A token with probability below (1-p)/(n-1) cannot be in the nucleus:
+	 * all such tokens together weigh less than 1-p, and every token above
+	 * the bar ranks before them (the bound llama2.c's sample_topp uses). */
+	size_t m = n;
+	if (n > 1) {
+		double bar = (1.0 - p) / (double)(n - 1) * total;
+		m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (c[i].p >= bar)
+				swap_cand(&c[i], &c[m++]);
+		if (m == 0)
+			m = n;
+	}
+	/* Sort the survivors in growing chunks until the mass reaches p. */
+	double want = (double)p * total, cum = 0.0;
+	size_t sorted = 0, chunk = 64;
+	while (sorted < m) {
+		size_t take = m - sorted < chunk ? m - sorted : chunk;
+		select_best(c + sorted, m - sorted, take);
+		sort_rank(c + sorted, take);
+		for (size_t i = sorted; i < sorted + take; i++) {
+			cum += c[i].p;
+			if (cum >= want) {
+				for (size_t j = 0; j <= i; j++)
+					c[j].p = (float)(c[j].p / total);
+				return i + 1;
+			}
+		}
+		sorted += take;
+		chunk *= 4;
+	}
+	for (size_t j = 0; j < m; j++)
+		c[j].p = (float)(c[j].p / total);
+	return m;
+}
+
+size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p)
+{
+	if (n == 0 || !(p > 0.0f))
+		return n;
+	float mx = max_key(c, n);
+	if (mx == -INFINITY)
+		return n;
+	/* p_i / p_max = exp(l_i - l_max) needs no softmax. */
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (weight_of(c[i].logit, mx) >= p)
+			swap_cand(&c[i], &c[m++]);
+	sort_rank(c, m);
+	return m;
+}
+
+int32_t llorch_sample_draw(llorch_candidate *c, size_t n, double u)
+{
+	float mx = max_key(c, n);
+	if (n == 0 || mx == -INFINITY)
+		return -1;
+	double total = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		c[i].p = weight_of(c[i].logit, mx);
+		total += c[i].p;
+	}
+	if (!(u > 0.0))
+		u = 0.0;
+	double target = u * total, cum = 0.0;
+	size_t last = 0;
+	int32_t chosen = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].p == 0.0f)
+			continue;
+		cum += c[i].p;
+		last = i;
+		if (chosen < 0 && target < cum)
+			chosen = c[i].id;
+	}
+	for (size_t i = 0; i < n; i++)
+		c[i].p = (float)(c[i].p / total);
+	/* Rounding can leave target at the very top of the sum: take the last
+	 * token that has any probability. */
+	return chosen >= 0 ? chosen : c[last].id;
+}
+
+/* Greedy: the highest logit, ties to the lowest id, whatever the order of c. */
+static int32_t argmax(const llorch_candidate *c, size_t n)
+{
+	const llorch_candidate *best = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (logit_key(c[i].logit) == -INFINITY)
+			continue;
+		if (!best || ranks_before(&c[i], best))
+			best = &c[i];
+	}
+	return best ? best->id : -1;
+}
+
+llorch_sampler_params llorch_sampler_default_params(void)
+{
+	return (llorch_sampler_params){
+		.temperature = 1.0f,
+		.top_k = 0,
+		.top_p = 1.0f,
+		.min_p = 0.0f,
+		.repetition_penalty = 1.0f,
+		.repeat_last_n = 64,
+		.seed = 0,
+	};
+}
+
+llorch_status llorch_sampler_params_check(const llorch_sampler_params *p)
+{
+	if (!p)
+		return llorch_error(LLORCH_E_INVALID, "no sampler parameters");
+	if (!(p->temperature >= 0.0f) || !isfinite(p->temperature))
+		return llorch_error(LLORCH_E_INVALID, "temperature must be a finite number >= 0 (got %g)",
+				(double)p->temperature);
+	if (p->top_k < 0)
+		return llorch_error(LLORCH_E_INVALID, "top_k must be >= 0 (got %d)", (int)p->top_k);
+	if (!(p->top_p >= 0.0f && p->top_p <= 1.0f))
+		return llorch_error(LLORCH_E_INVALID, "top_p must be in [0, 1] (got %g)", (double)p->top_p);
+	if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
+		return llorch_error(LLORCH_E_INVALID, "min_p must be in [0, 1] (got %g)", (double)p->min_p);
+	if (!(p->repetition_penalty > 0.0f) || !isfinite(p->repetition_penalty))
+		return llorch_error(LLORCH_E_INVALID, "repetition_penalty must be a finite number > 0 (got %g)",
+				(double)p->repetition_penalty);
+	if (p->repeat_last_n < -1)
+		return llorch_error(LLORCH_E_INVALID, "repeat_last_n must be >= -1 (got %d)",
+				(int)p->repeat_last_n);
+	return LLORCH_OK;
+}
+
+int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_params *p,
+		const int32_t *history, size_t n_history, uint64_t step)
+{
+	if (p->repeat_last_n >= 0 && n_history > (size_t)p->repeat_last_n) {
+		history += n_history - (size_t)p->repeat_last_n;
+		n_history = (size_t)p->repeat_last_n;
+	}
+	llorch_sample_repetition_penalty(c, n, history, n_history, p->repetition_penalty);
+	int32_t id;
+	if (p->temperature == 0.0f) {
+		id = argmax(c, n);
+	} else {
+		llorch_sample_temperature(c, n, p->temperature);
+		size_t kept = llorch_sample_top_k(c, n, p->top_k);
+		kept = llorch_sample_top_p(c, kept, p->top_p);
+		kept = llorch_sample_min_p(c, kept, p->min_p);
+		id = llorch_sample_draw(c, kept, llorch_rng_uniform(p->seed, step));
+	}
+	if (id < 0)
+		llorch_error(LLORCH_E_RANGE, "no token can be sampled: every logit is -inf or NaN");
+	return id;
+}
+
+struct llorch_sampler {
+	int32_t n_vocab;
+	llorch_candidate *cand; /* (n_vocab) */
+};
+
+llorch_status llorch_sampler_new(int32_t n_vocab, llorch_sampler **out)
+{
+	*out = NULL;
+	if (n_vocab <= 0)
+		return llorch_error(LLORCH_E_INVALID, "sampler: vocabulary size must be > 0 (got %d)",
+				(int)n_vocab);
+	llorch_sampler *s = calloc(1, sizeof *s);
+	if (!s)
+		return llorch_error(LLORCH_E_NOMEM, "sampler: out of memory");
+	s->n_vocab = n_vocab;
+	s->cand = calloc((size_t)n_vocab, sizeof *s->cand);
+	if (!s->cand) {
+		free(s);
+		return llorch_error(LLORCH_E_NOMEM, "sampler: out of memory for %d candidates", (int)n_vocab);
+	}
+	*out = s;
+	return LLORCH_OK;
+}
+
+void llorch_sampler_free(llorch_sampler *s)
+{
+	if (!s)
+		return;
+	free(s->cand);
+	free(s);
+}
+
+/* The n_top best raw logits by insertion into a short sorted list: O(n) for
+ * the usual case where most logits lose to the current n_top-th. */
+static void top_alternatives(const float *logits, int32_t n_vocab, float lse, int32_t n_top,
+		int32_t *ids, float *lps)
+{
+	llorch_candidate best[LLORCH_SAMPLER_MAX_TOP];
+	int32_t have = 0;
+
+	for (int32_t i = 0; i < n_vocab; i++) {
+		llorch_candidate x = {.id = i, .logit = logit_key(logits[i])};
+		if (have == n_top && !ranks_before(&x, &best[have - 1]))
+			continue;
+		int32_t at = have < n_top ? have++ : n_top - 1;
+		while (at > 0 && ranks_before(&x, &best[at - 1])) {
+			best[at] = best[at - 1];
+			at--;
+		}
+		best[at] = x;
+	}
+	for (int32_t i = 0; i < have; i++) {
+		ids[i] = best[i].id;
+		lps[i] = best[i].logit - lse;
+	}
+	for (int32_t i = have; i < n_top; i++) {
+		ids[i] = -1;
+		lps[i] = -INFINITY;
+	}
+}
+
+/* log sum exp of the raw logits; +inf when some logit is +inf. */
+static float log_sum_exp(const float *logits, int32_t n)
+{
+	float mx = -INFINITY;
+	for (int32_t i = 0; i < n; i++) {
+		float k = logit_key(logits[i]);
+		if (k > mx)
+			mx = k;
+	}
+	if (!isfinite(mx))
+		return mx;
+	double sum = 0.0;
+	for (int32_t i = 0; i < n; i++)
+		sum += expf(logit_key(logits[i]) - mx);
+	return mx + (float)log(sum);
+}
+
+int32_t llorch_sampler_sample(llorch_sampler *s, const llorch_sampler_params *p,
+		const float *logits, const int32_t *history, size_t n_history, uint64_t step,
+		float *logprob, int32_t n_top, int32_t *top_ids, float *top_logprobs)
+{
+	if (!s || !logits || (n_history && !history)) {
+		llorch_error(LLORCH_E_INVALID, "sampler: missing argument");
+		return -1;
+	}
+	if (llorch_sampler_params_check(p) != LLORCH_OK)
+		return -1;
+	if (n_top < 0 || n_top > LLORCH_SAMPLER_MAX_TOP || (n_top > 0 && (!top_ids || !top_logprobs))) {
+		llorch_error(LLORCH_E_INVALID, "sampler: n_top must be in 0..%d with output arrays",
+				LLORCH_SAMPLER_MAX_TOP);
+		return -1;
+	}
+	for (int32_t i = 0; i < s->n_vocab; i++)
+		s->cand[i] = (llorch_candidate){.id = i, .logit = logit_key(logits[i]), .p = 0.0f};
+	int32_t id = llorch_sample_chain(s->cand, (size_t)s->n_vocab, p, history, n_history, step);
+	if (id < 0)
+		return -1;
+	if (logprob || n_top > 0) {
+		float lse = log_sum_exp(logits, s->n_vocab);
+		if (logprob) {
+			float x = logit_key(logits[id]);
+			/* With +inf logits, each +inf token has probability 1/count. */
+			if (lse == INFINITY) {
+				int32_t count = 0;
+				for (int32_t i = 0; i < s->n_vocab; i++)
+					count += logits[i] == INFINITY;
+				*logprob = x == INFINITY ? -logf((float)count) : -INFINITY;
+			} else {
+				*logprob = x - lse;
+			}
+		}
+		if (n_top > 0)
+			top_alternatives(logits, s->n_vocab, lse == INFINITY ? 0.0f : lse, n_top,
+					top_ids, top_logprobs);
+	}
+	return id;
+}
