@@ -354,7 +354,7 @@ static void test_determinism_and_seeds(void **state)
 	float *l = malloc(sizeof *l * V);
 	srand(3);
 	for (int i = 0; i < V; i++)
-		l[i] = (float)rand() / RAND_MAX * 4.0f;
+		l[i] = (float)((double)rand() / RAND_MAX) * 4.0f;
 	llorch_sampler *s;
 	assert_int_equal(llorch_sampler_new(V, &s), LLORCH_OK);
 	llorch_sampler_params sp = llorch_sampler_default_params();
@@ -437,7 +437,7 @@ static void test_large_vocab(void **state)
 	llorch_candidate *c = malloc(sizeof *c * V), *ref = malloc(sizeof *ref * V);
 	srand(5);
 	for (int i = 0; i < V; i++) /* a peaked, LM-like spread, with ties */
-		l[i] = (float)(int)((float)rand() / RAND_MAX * 2000.0f) / 100.0f - 12.0f;
+		l[i] = (float)(int)((float)((double)rand() / RAND_MAX) * 2000.0f) / 100.0f - 12.0f;
 	fill(ref, l, V);
 	double t0 = now_s();
 	qsort(ref, V, sizeof *ref, cmp_desc);
