@@ -188,8 +188,9 @@ static void test_bad_params(void **state)
 	}
 	llorch_sampler_params ok = llorch_sampler_default_params();
 	assert_int_equal(llorch_sampler_params_check(&ok), LLORCH_OK);
-	assert_int_equal(llorch_sampler_new(0, &s) == LLORCH_OK, false);
 	llorch_sampler_free(s);
+	assert_int_equal(llorch_sampler_new(0, &s), LLORCH_E_INVALID);
+	assert_null(s);
 }
 
 static void fill(llorch_candidate *c, const float *l, size_t n)
