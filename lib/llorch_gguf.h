@@ -38,6 +38,7 @@ typedef enum {
 	LLORCH_DT_F16 = 1,
 	LLORCH_DT_Q4_0 = 2,
 	LLORCH_DT_Q4_1 = 3,
+	/* 4, 5 (Q4_2, Q4_3) were removed from ggml: unknown. */
 	LLORCH_DT_Q5_0 = 6,
 	LLORCH_DT_Q5_1 = 7,
 	LLORCH_DT_Q8_0 = 8,
@@ -48,12 +49,26 @@ typedef enum {
 	LLORCH_DT_Q5_K = 13,
 	LLORCH_DT_Q6_K = 14,
 	LLORCH_DT_Q8_K = 15,
+	LLORCH_DT_IQ2_XXS = 16,
+	LLORCH_DT_IQ2_XS = 17,
+	LLORCH_DT_IQ3_XXS = 18,
+	LLORCH_DT_IQ1_S = 19,
+	LLORCH_DT_IQ4_NL = 20,
+	LLORCH_DT_IQ3_S = 21,
+	LLORCH_DT_IQ2_S = 22,
+	LLORCH_DT_IQ4_XS = 23,
 	LLORCH_DT_I8 = 24,
 	LLORCH_DT_I16 = 25,
 	LLORCH_DT_I32 = 26,
 	LLORCH_DT_I64 = 27,
 	LLORCH_DT_F64 = 28,
+	LLORCH_DT_IQ1_M = 29,
 	LLORCH_DT_BF16 = 30,
+	/* 31..33 (Q4_0_4_4...) were removed from GGUF files by ggml: unknown. */
+	LLORCH_DT_TQ1_0 = 34,
+	LLORCH_DT_TQ2_0 = 35,
+	/* 36..38 (IQ4_NL_4_4...) were removed as well. */
+	LLORCH_DT_MXFP4 = 39,
 	LLORCH_DT_COUNT = 40 /* ids at or above this are rejected */
 } llorch_dtype;
 
@@ -105,7 +120,8 @@ llorch_status llorch_gguf_get_bool(const llorch_gguf *g, const char *key, bool *
 llorch_status llorch_gguf_get_string(const llorch_gguf *g, const char *key,
 		const char **s, size_t *len);
 /* An array of the given element type (exactly; no conversion), as an aligned
- * copy of n elements (BOOL arrays are one byte each). */
+ * copy of n elements (BOOL arrays are one byte each, 0 or 1). For STRING the
+ * data is n (const char *) to NUL-terminated copies (lengths: _array_string). */
 llorch_status llorch_gguf_get_array(const llorch_gguf *g, const char *key,
 		llorch_gguf_vtype elem, const void **data, uint64_t *n);
 /* Element i of an array of strings. */
