@@ -71,18 +71,30 @@ typedef struct llorch_gen llorch_gen;
 
 /* Tokenizes the prompt, keeps the longest prefix already in c's KV cache,
  * evaluates the rest. RANGE when prompt + max_tokens does not fit the context
- * (nothing evaluated). The generation uses c until it is freed. */
+ * (nothing evaluated). The generation uses c until it is freed.
+ * The prompt is evaluated by the first llorch_gen_sample() (or an explicit
+ * llorch_gen_prefill()), so that a cancel or the deadline can stop a long
+ * prefill; the generation sets c's abort callback while it evaluates.
+ * Reuse of the KV cache relies on c being driven by generations only (or
+ * truncated to 0 after a direct llorch_ctx_eval). */
 llorch_status llorch_gen_start(llorch_ctx *c, const char *prompt, size_t len,
 		const llorch_gen_params *p, llorch_gen **out);
 /* The same from token ids. */
 llorch_status llorch_gen_start_tokens(llorch_ctx *c, const int32_t *tokens, size_t n,
 		const llorch_gen_params *p, llorch_gen **out);
 void llorch_gen_free(llorch_gen *g);
+/* Evaluates the prompt now (the first sample step does it otherwise). */
+llorch_status llorch_gen_prefill(llorch_gen *g);
 
 /* Samples the next token from the current logits and updates the text state.
  * *done becomes true when the generation has ended (the final step also
  * releases any text still held back); otherwise the token must be evaluated
- * (llorch_gen_eval or llorch_gen_eval_batch) before the next sample. */
+ * (llorch_gen_eval or llorch_gen_eval_batch) before the next sample.
+ * The draw index is the number of tokens sampled before (0 for the first).
+ * The EOS step reports the EOS id (not counted in tokens_out); a step that
+ * ends by cancel or deadline reports token -1. Cancel, deadline and the end
+ * of the stream are not errors: they come back as OK with *done and a stop
+ * reason. The repetition penalty sees the prompt and the sampled tokens. */
 llorch_status llorch_gen_sample(llorch_gen *g, llorch_gen_token *tok, bool *done);
 llorch_status llorch_gen_eval(llorch_gen *g);
 /* Evaluates the pending token of n generations in one batched forward step. */
@@ -94,7 +106,8 @@ void llorch_gen_result_get(const llorch_gen *g, llorch_gen_result *r);
 int32_t llorch_gen_prompt_tokens(const llorch_gen *g);
 
 /* The whole loop. on_token is called for every sampled token with the text it
- * released (possibly empty); returning false cancels. */
+ * released (possibly empty), and for a last step that only releases text;
+ * returning false cancels (res->stop_reason CANCELLED, status OK). */
 typedef bool (*llorch_gen_on_token)(const llorch_gen_token *tok, void *user);
 llorch_status llorch_generate(llorch_ctx *c, const char *prompt, size_t len,
 		const llorch_gen_params *p, llorch_gen_on_token on_token, void *user,
