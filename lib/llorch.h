@@ -66,6 +66,7 @@ void llorch_set_log(llorch_log_fn fn, void *user);
 #include "llorch_model.h"
 #include "llorch_sampler.h"
 #include "llorch_generate.h"
+#include "llorch_request.h"
 
 #ifdef __cplusplus
 }
