@@ -53,7 +53,9 @@ size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p);
 int32_t llorch_sample_draw(llorch_candidate *c, size_t n, double u);
 /* The whole order on a candidate list (any order, e.g. sparse): temperature
  * 0 is greedy (argmax, ties to the lowest id), else the draw uses
- * llorch_rng_uniform(p->seed, step). history is the token sequence so far;
+ * llorch_rng_uniform(p->seed, step) over the kept candidates in id order,
+ * so the token does not depend on the order of c: a sparse list holding the
+ * top k ids draws what the full vector draws with top_k <= k. history is the token sequence so far;
  * its last repeat_last_n entries are penalised. -1 (RANGE) when every logit
  * is -inf or NaN. p must have passed llorch_sampler_params_check(). */
 int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_params *p,

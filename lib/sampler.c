@@ -30,6 +30,25 @@ static inline bool ranks_before(const llorch_candidate *a, const llorch_candidat
 	return a->id < b->id;
 }
 
+static int cmp_id(const void *pa, const void *pb)
+{
+	const llorch_candidate *a = pa, *b = pb;
+
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+/* The draw walks the kept candidates in id order, so that the token does
+ * not depend on the order they came in (dense, sparse, sorted by a filter
+ * or not): a sparse top-N list and the full vector draw the same token. */
+static void order_by_id(llorch_candidate *c, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (c[i].id < c[i - 1].id) {
+			qsort(c, n, sizeof *c, cmp_id);
+			return;
+		}
+}
+
 static int cmp_rank(const void *pa, const void *pb)
 {
 	const llorch_candidate *a = pa, *b = pb;
@@ -336,6 +355,7 @@ int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_
 		size_t kept = llorch_sample_top_k(c, n, p->top_k);
 		kept = llorch_sample_top_p(c, kept, p->top_p);
 		kept = llorch_sample_min_p(c, kept, p->min_p);
+		order_by_id(c, kept);
 		id = llorch_sample_draw(c, kept, llorch_rng_uniform(p->seed, step));
 	}
 	if (id < 0)
