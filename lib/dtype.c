@@ -126,7 +126,10 @@ bool llorch_dtype_supported(llorch_dtype t)
 		t == LLORCH_DT_Q8_0 || t == LLORCH_DT_Q4_0;
 }
 
-/* ggml's quantizers cast float to int8_t; for NaN (and inf * 0) that is
+/* Blocks and halves go through memcpy: tensor data in a GGUF file with a
+ * small general.alignment may sit at an odd address.
+ *
+ * ggml's quantizers cast float to int8_t; for NaN (and inf * 0) that is
  * undefined in C, and on x86 yields 0. We give 0 on every platform. */
 static int to_int_trunc(float x)
 {
@@ -137,8 +140,10 @@ static int to_int_trunc(float x)
 
 /* quantize_row_q8_0_ref: d = amax / 127, q = round(x / d), the scale for the
  * division kept in fp32 (not the stored fp16). */
-static void quantize_q8_0(const float *x, llorch_block_q8_0 *y, int64_t nb)
+static void quantize_q8_0(const float *x, uint8_t *dst, int64_t nb)
 {
+	llorch_block_q8_0 y;
+
 	for (int64_t i = 0; i < nb; i++) {
 		const float *xb = x + i * LLORCH_QK8_0;
 		float amax = 0.0f;
@@ -149,19 +154,22 @@ static void quantize_q8_0(const float *x, llorch_block_q8_0 *y, int64_t nb)
 		const float d = amax / 127;
 		const float id = d != 0.0f ? 1.0f / d : 0.0f;
 
-		y[i].d = llorch_fp32_to_fp16(d);
+		y.d = llorch_fp32_to_fp16(d);
 		for (int j = 0; j < LLORCH_QK8_0; j++) {
 			const float x0 = xb[j] * id;
 
-			y[i].qs[j] = (int8_t)to_int_trunc(roundf(x0));
+			y.qs[j] = (int8_t)to_int_trunc(roundf(x0));
 		}
+		memcpy(dst + i * (int64_t)sizeof y, &y, sizeof y);
 	}
 }
 
 /* quantize_row_q4_0_ref: d = (the value of largest magnitude) / -8, so that
  * value maps to nibble 0 exactly; q = min(15, (int8)(x / d + 8.5)). */
-static void quantize_q4_0(const float *x, llorch_block_q4_0 *y, int64_t nb)
+static void quantize_q4_0(const float *x, uint8_t *dst, int64_t nb)
 {
+	llorch_block_q4_0 y;
+
 	for (int64_t i = 0; i < nb; i++) {
 		const float *xb = x + i * LLORCH_QK4_0;
 		float amax = 0.0f, max = 0.0f;
@@ -175,7 +183,7 @@ static void quantize_q4_0(const float *x, llorch_block_q4_0 *y, int64_t nb)
 		const float d = max / -8;
 		const float id = d != 0.0f ? 1.0f / d : 0.0f;
 
-		y[i].d = llorch_fp32_to_fp16(d);
+		y.d = llorch_fp32_to_fp16(d);
 		for (int j = 0; j < LLORCH_QK4_0 / 2; j++) {
 			/* Separate statements: no fused multiply-add may change
 			 * the rounding. */
@@ -188,30 +196,56 @@ static void quantize_q4_0(const float *x, llorch_block_q4_0 *y, int64_t nb)
 			uint8_t n0 = (uint8_t)(q0 < 15 ? q0 : 15);
 			uint8_t n1 = (uint8_t)(q1 < 15 ? q1 : 15);
 
-			y[i].qs[j] = (uint8_t)(n0 | (n1 << 4));
+			y.qs[j] = (uint8_t)(n0 | (n1 << 4));
 		}
+		memcpy(dst + i * (int64_t)sizeof y, &y, sizeof y);
 	}
 }
 
-static void dequantize_q8_0(const llorch_block_q8_0 *x, float *y, int64_t nb)
+static void dequantize_q8_0(const uint8_t *src, float *y, int64_t nb)
 {
+	llorch_block_q8_0 x;
+
 	for (int64_t i = 0; i < nb; i++) {
-		const float d = llorch_fp16_to_fp32(x[i].d);
+		memcpy(&x, src + i * (int64_t)sizeof x, sizeof x);
+		const float d = llorch_fp16_to_fp32(x.d);
 
 		for (int j = 0; j < LLORCH_QK8_0; j++)
-			y[i * LLORCH_QK8_0 + j] = x[i].qs[j] * d;
+			y[i * LLORCH_QK8_0 + j] = x.qs[j] * d;
 	}
 }
 
-static void dequantize_q4_0(const llorch_block_q4_0 *x, float *y, int64_t nb)
+static void dequantize_q4_0(const uint8_t *src, float *y, int64_t nb)
 {
+	llorch_block_q4_0 x;
+
 	for (int64_t i = 0; i < nb; i++) {
-		const float d = llorch_fp16_to_fp32(x[i].d);
+		memcpy(&x, src + i * (int64_t)sizeof x, sizeof x);
+		const float d = llorch_fp16_to_fp32(x.d);
 
 		for (int j = 0; j < LLORCH_QK4_0 / 2; j++) {
-			y[i * LLORCH_QK4_0 + j] = ((x[i].qs[j] & 0x0f) - 8) * d;
-			y[i * LLORCH_QK4_0 + LLORCH_QK4_0 / 2 + j] = ((x[i].qs[j] >> 4) - 8) * d;
+			y[i * LLORCH_QK4_0 + j] = ((x.qs[j] & 0x0f) - 8) * d;
+			y[i * LLORCH_QK4_0 + LLORCH_QK4_0 / 2 + j] = ((x.qs[j] >> 4) - 8) * d;
 		}
+	}
+}
+
+static void halves_to_f32(const uint8_t *src, float *dst, int64_t n, float (*cvt)(uint16_t))
+{
+	for (int64_t i = 0; i < n; i++) {
+		uint16_t h;
+
+		memcpy(&h, src + 2 * i, sizeof h);
+		dst[i] = cvt(h);
+	}
+}
+
+static void f32_to_halves(const float *src, uint8_t *dst, int64_t n, uint16_t (*cvt)(float))
+{
+	for (int64_t i = 0; i < n; i++) {
+		uint16_t h = cvt(src[i]);
+
+		memcpy(dst + 2 * i, &h, sizeof h);
 	}
 }
 
@@ -239,20 +273,10 @@ llorch_status llorch_dequantize_row(llorch_dtype t, const void *src, float *dst,
 		memmove(dst, src, (size_t)n * sizeof(float));
 		break;
 	case LLORCH_DT_F16:
-		for (int64_t i = 0; i < n; i++) {
-			uint16_t h;
-
-			memcpy(&h, (const uint16_t *)src + i, sizeof h);
-			dst[i] = llorch_fp16_to_fp32(h);
-		}
+		halves_to_f32(src, dst, n, llorch_fp16_to_fp32);
 		break;
 	case LLORCH_DT_BF16:
-		for (int64_t i = 0; i < n; i++) {
-			uint16_t h;
-
-			memcpy(&h, (const uint16_t *)src + i, sizeof h);
-			dst[i] = llorch_bf16_to_fp32(h);
-		}
+		halves_to_f32(src, dst, n, llorch_bf16_to_fp32);
 		break;
 	case LLORCH_DT_Q8_0:
 		dequantize_q8_0(src, dst, n / LLORCH_QK8_0);
@@ -277,18 +301,10 @@ llorch_status llorch_quantize_row(llorch_dtype t, const float *src, void *dst, i
 		memmove(dst, src, (size_t)n * sizeof(float));
 		break;
 	case LLORCH_DT_F16:
-		for (int64_t i = 0; i < n; i++) {
-			uint16_t h = llorch_fp32_to_fp16(src[i]);
-
-			memcpy((uint16_t *)dst + i, &h, sizeof h);
-		}
+		f32_to_halves(src, dst, n, llorch_fp32_to_fp16);
 		break;
 	case LLORCH_DT_BF16:
-		for (int64_t i = 0; i < n; i++) {
-			uint16_t h = llorch_fp32_to_bf16(src[i]);
-
-			memcpy((uint16_t *)dst + i, &h, sizeof h);
-		}
+		f32_to_halves(src, dst, n, llorch_fp32_to_bf16);
 		break;
 	case LLORCH_DT_Q8_0:
 		quantize_q8_0(src, dst, n / LLORCH_QK8_0);
