@@ -25,11 +25,54 @@ extern void openblas_set_num_threads(int n) __attribute__((weak));
 static const llorch_kernel_set *active;
 static pthread_once_t active_once = PTHREAD_ONCE_INIT;
 
+static bool cpu_has_avx2(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+		__builtin_cpu_supports("f16c");
+#else
+	return false;
+#endif
+}
+
+static bool cpu_has_avx512(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+		__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+		__builtin_cpu_supports("avx512dq");
+#else
+	return false;
+#endif
+}
+
+static bool cpu_has_vnni(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	return cpu_has_avx512() && __builtin_cpu_supports("avx512vnni");
+#else
+	return false;
+#endif
+}
+
+/* The best level this CPU runs, capped by LLORCH_SIMD. */
 static void choose_kernels(void)
 {
+	const char *cap = getenv("LLORCH_SIMD");
+
 	if (openblas_set_num_threads)
 		openblas_set_num_threads(1);
 	active = &llorch_kernels_scalar;
+	if (cap && strcmp(cap, "scalar") == 0)
+		return;
+	if (cpu_has_avx2())
+		active = &llorch_kernels_avx2;
+	if (cap && strcmp(cap, "avx2") == 0)
+		return;
+	if (cpu_has_avx512())
+		active = cpu_has_vnni() ? &llorch_kernels_avx512_vnni : &llorch_kernels_avx512;
 }
 
 static const llorch_kernel_set *kernels(void)
@@ -46,11 +89,17 @@ const char *llorch_simd_level(void)
 bool llorch_simd_set(const char *level)
 {
 	kernels();
-	if (strcmp(level, "scalar") == 0) {
+	if (strcmp(level, "scalar") == 0)
 		active = &llorch_kernels_scalar;
-		return true;
-	}
-	return false;
+	else if (strcmp(level, "avx2") == 0 && cpu_has_avx2())
+		active = &llorch_kernels_avx2;
+	else if (strcmp(level, "avx512") == 0 && cpu_has_avx512())
+		active = cpu_has_vnni() ? &llorch_kernels_avx512_vnni : &llorch_kernels_avx512;
+	else if (strcmp(level, "avx512-novnni") == 0 && cpu_has_avx512())
+		active = &llorch_kernels_avx512;
+	else
+		return false;
+	return true;
 }
 
 static int kernel_index(llorch_dtype t)

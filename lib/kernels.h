@@ -33,8 +33,9 @@ size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out);
  * LLORCH_SIMD=scalar|avx2|avx512 in the environment caps it (for tests). */
 const char *llorch_simd_level(void);
 
-/* Switches to the named level ("scalar", "avx2", "avx512") if this CPU runs
- * it; false otherwise. For tests and benchmarks: not safe while kernels run
+/* Switches to the named level ("scalar", "avx2", "avx512"; "avx512-novnni"
+ * forgoes VNNI and still reports "avx512") if this CPU runs it; false
+ * otherwise. For tests and benchmarks: not safe while kernels run
  * in other threads. */
 bool llorch_simd_set(const char *level);
 

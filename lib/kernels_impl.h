@@ -43,9 +43,16 @@ typedef struct {
 	void (*dequantize)(int kt, const uint8_t *src, float *dst, int64_t n);
 } llorch_kernel_set;
 
+/* The portable implementations, shared by every level where SIMD would not
+ * pay: x is quantized once per matvec, tiles are dequantized once per
+ * prompt batch. */
+void llorch_quantize_act_scalar(const float *x, llorch_block_q8a *out, int64_t n);
+void llorch_dequantize_scalar(int kt, const uint8_t *src, float *dst, int64_t n);
+
 extern const llorch_kernel_set llorch_kernels_scalar;
 extern const llorch_kernel_set llorch_kernels_avx2;
 extern const llorch_kernel_set llorch_kernels_avx512;
+extern const llorch_kernel_set llorch_kernels_avx512_vnni;
 
 /* IEEE half and bfloat16 to float, bit exact, for the portable kernels. */
 static inline float llorch_kh_fp16(uint16_t h)

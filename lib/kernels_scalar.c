@@ -104,7 +104,7 @@ static void rows_q4_0(const uint8_t *W, size_t row_bytes, const void *xv, int64_
 }
 
 /* As ggml's quantize_row_q8_0_ref: d = amax / 127, q = round(x / d). */
-static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
+void llorch_quantize_act_scalar(const float *x, llorch_block_q8a *out, int64_t n)
 {
 	for (int64_t b = 0; b < n / 32; b++) {
 		const float *xb = x + 32 * b;
@@ -124,7 +124,7 @@ static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
 	}
 }
 
-static void dequantize(int kt, const uint8_t *src, float *dst, int64_t n)
+void llorch_dequantize_scalar(int kt, const uint8_t *src, float *dst, int64_t n)
 {
 	switch (kt) {
 	case LLORCH_KT_F32:
@@ -166,6 +166,6 @@ static void dequantize(int kt, const uint8_t *src, float *dst, int64_t n)
 const llorch_kernel_set llorch_kernels_scalar = {
 	.name = "scalar",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
-	.quantize_act = quantize_act,
-	.dequantize = dequantize,
+	.quantize_act = llorch_quantize_act_scalar,
+	.dequantize = llorch_dequantize_scalar,
 };

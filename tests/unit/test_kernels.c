@@ -1,0 +1,321 @@
+/* The compute kernels against the double-precision reference: every weight
+ * type, matvec and matmul, odd shapes, 1..4 threads, every SIMD level this
+ * CPU runs. Tolerances are error bounds computed from the data, not fudge
+ * factors: float rounding of the sums, plus for quantized weights the error of
+ * quantizing x to 8 bits per block (at most half a step of amax/127). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kernels_impl.h"
+
+static const char *const levels[] = {"scalar", "avx2", "avx512-novnni", "avx512"};
+static const llorch_dtype types[] = {
+	LLORCH_DT_F32, LLORCH_DT_F16, LLORCH_DT_BF16, LLORCH_DT_Q8_0, LLORCH_DT_Q4_0,
+};
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+	/* xorshift64*: reproducible across runs and platforms */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static float rnd_unit(void)
+{
+	return (float)rnd() / 4294967296.0f * 2.0f - 1.0f;
+}
+
+/* A half with a random sign and mantissa and an exponent field in [lo, hi]. */
+static uint16_t rnd_half(int lo, int hi)
+{
+	uint32_t e = (uint32_t)lo + rnd() % (uint32_t)(hi - lo + 1);
+	return (uint16_t)((rnd() & 0x8000) | (e << 10) | (rnd() & 0x3ff));
+}
+
+static size_t row_bytes(llorch_dtype t, int64_t n)
+{
+	size_t b = 0;
+
+	assert_int_equal(llorch_dtype_row_bytes(t, n, &b), LLORCH_OK);
+	return b;
+}
+
+/* Random weights of type t, (n_out, n_in), with a few zero rows and edge
+ * values (int8 -128, half subnormals). */
+static void *random_weights(llorch_dtype t, int64_t n_in, int64_t n_out)
+{
+	size_t rb = row_bytes(t, n_in);
+	uint8_t *w = malloc(rb * (size_t)n_out);
+
+	assert_non_null(w);
+	for (int64_t r = 0; r < n_out; r++) {
+		uint8_t *row = w + rb * (size_t)r;
+		for (int64_t i = 0; i < n_in; i++) {
+			switch (t) {
+			case LLORCH_DT_F32: {
+				float v = rnd_unit();
+				memcpy(row + 4 * i, &v, 4);
+				break;
+			}
+			case LLORCH_DT_F16: {
+				uint16_t h = i % 97 == 5 ? (uint16_t)(rnd() & 0x83ff) : rnd_half(10, 16);
+				memcpy(row + 2 * i, &h, 2);
+				break;
+			}
+			case LLORCH_DT_BF16: {
+				uint16_t h = (uint16_t)((rnd() & 0x8000) | ((120 + rnd() % 9) << 7) | (rnd() & 0x7f));
+				memcpy(row + 2 * i, &h, 2);
+				break;
+			}
+			default:
+				break;
+			}
+		}
+		if (t == LLORCH_DT_Q8_0) {
+			llorch_block_q8_0 *b = (llorch_block_q8_0 *)(void *)row;
+			for (int64_t k = 0; k < n_in / 32; k++) {
+				b[k].d = rnd_half(5, 10);
+				for (int q = 0; q < 32; q++)
+					b[k].qs[q] = (int8_t)(q == 7 ? -128 : (int)(rnd() % 256) - 128);
+			}
+		} else if (t == LLORCH_DT_Q4_0) {
+			llorch_block_q4_0 *b = (llorch_block_q4_0 *)(void *)row;
+			for (int64_t k = 0; k < n_in / 32; k++) {
+				b[k].d = rnd_half(5, 10);
+				for (int q = 0; q < 16; q++)
+					b[k].qs[q] = (uint8_t)rnd();
+			}
+		}
+		if (r % 13 == 12)
+			memset(row, 0, rb);
+	}
+	return w;
+}
+
+/* x with a different scale per 32-block, so that per-block quantization of
+ * the activations matters. */
+static float *random_x(int64_t n)
+{
+	float *x = malloc((size_t)n * sizeof *x);
+
+	assert_non_null(x);
+	for (int64_t b = 0; b < n; b += 32) {
+		float scale = ldexpf(1.0f, (int)(rnd() % 9) - 4);
+		for (int64_t i = b; i < b + 32 && i < n; i++)
+			x[i] = scale * rnd_unit();
+	}
+	return x;
+}
+
+static bool is_quant(llorch_dtype t)
+{
+	return t == LLORCH_DT_Q8_0 || t == LLORCH_DT_Q4_0;
+}
+
+/* Error bounds per output row: float accumulation over n_in terms, and for
+ * quantized weights sum |w_i| * step_i / 2 with step = amax(block) / 127. */
+static void bounds(llorch_dtype t, const void *W, const float *x, int64_t n_in, int64_t n_out,
+		double *tol)
+{
+	size_t rb = row_bytes(t, n_in);
+	float *w = malloc((size_t)n_in * sizeof *w);
+
+	assert_non_null(w);
+	float *amax = calloc((size_t)(n_in / 32 + 1), sizeof *amax);
+
+	assert_non_null(amax);
+	for (int64_t i = 0; i < n_in; i++)
+		amax[i / 32] = fmaxf(amax[i / 32], fabsf(x[i]));
+	for (int64_t r = 0; r < n_out; r++) {
+		double mag = 0, qerr = 0;
+		assert_int_equal(llorch_dequantize_row(t, (const uint8_t *)W + rb * (size_t)r, w, n_in), LLORCH_OK);
+		for (int64_t i = 0; i < n_in; i++) {
+			mag += fabs((double)w[i] * x[i]);
+			if (is_quant(t))
+				qerr += fabs((double)w[i]) * (amax[i / 32] / 127.0) * 0.5;
+		}
+		tol[r] = mag * (2.0 + (double)n_in) * 1.2e-7 + qerr * 1.001 + 1e-30;
+	}
+	free(amax);
+	free(w);
+}
+
+static void check_close(const char *what, llorch_dtype t, int threads, int64_t n_in, int64_t row,
+		float got, float want, double tol)
+{
+	if (!(fabs((double)got - (double)want) <= tol)) {
+		print_error("%s %s level %s threads %d n_in %lld row %lld: got %.9g want %.9g (tol %.3g)\n",
+				what, llorch_dtype_name(t), llorch_simd_level(), threads,
+				(long long)n_in, (long long)row, got, want, tol);
+		fail();
+	}
+}
+
+static void check_matvec(llorch_dtype t, int64_t n_in, int64_t n_out, llorch_threadpool *pool)
+{
+	void *W = random_weights(t, n_in, n_out);
+	float *x = random_x(n_in);
+	float *y = malloc((size_t)n_out * sizeof *y), *yr = malloc((size_t)n_out * sizeof *yr);
+	double *tol = malloc((size_t)n_out * sizeof *tol);
+
+	assert_true(y && yr && tol);
+	llorch_matvec_ref(t, W, x, yr, n_in, n_out);
+	bounds(t, W, x, n_in, n_out, tol);
+	for (int64_t r = 0; r < n_out; r++)
+		y[r] = NAN;
+	llorch_matvec(pool, t, W, x, y, n_in, n_out);
+	for (int64_t r = 0; r < n_out; r++)
+		check_close("matvec", t, llorch_threadpool_size(pool), n_in, r, y[r], yr[r], tol[r]);
+	free(tol);
+	free(yr);
+	free(y);
+	free(x);
+	free(W);
+}
+
+static void check_matmul(llorch_dtype t, int64_t n_in, int64_t n_out, int64_t n_tok,
+		llorch_threadpool *pool)
+{
+	void *W = random_weights(t, n_in, n_out);
+	float *X = random_x(n_in * n_tok);
+	size_t ny = (size_t)(n_out * n_tok);
+	float *Y = malloc(ny * sizeof *Y), *yr = malloc((size_t)n_out * sizeof *yr);
+	double *tol = malloc((size_t)n_out * sizeof *tol);
+
+	assert_true(Y && yr && tol);
+	for (size_t i = 0; i < ny; i++)
+		Y[i] = NAN;
+	llorch_matmul(pool, t, W, X, Y, n_in, n_out, n_tok);
+	for (int64_t k = 0; k < n_tok; k++) {
+		llorch_matvec_ref(t, W, X + k * n_in, yr, n_in, n_out);
+		bounds(t, W, X + k * n_in, n_in, n_out, tol);
+		for (int64_t r = 0; r < n_out; r++)
+			check_close("matmul", t, llorch_threadpool_size(pool), n_in, r,
+					Y[k * n_out + r], yr[r], tol[r]);
+	}
+	free(tol);
+	free(yr);
+	free(Y);
+	free(X);
+	free(W);
+}
+
+static void for_each_level(void (*fn)(llorch_threadpool *const *pools))
+{
+	llorch_threadpool *pools[4];
+
+	for (int n = 1; n <= 4; n++)
+		assert_int_equal(llorch_threadpool_new(n, &pools[n - 1]), LLORCH_OK);
+	for (size_t l = 0; l < sizeof levels / sizeof *levels; l++) {
+		if (!llorch_simd_set(levels[l])) {
+			fprintf(stderr, "# SIMD level %s: not supported by this CPU, skipped\n", levels[l]);
+			continue;
+		}
+		assert_true(strncmp(llorch_simd_level(), levels[l], strlen(llorch_simd_level())) == 0);
+		fn(pools);
+	}
+	for (int n = 1; n <= 4; n++)
+		llorch_threadpool_free(pools[n - 1]);
+}
+
+static void matvec_all(llorch_threadpool *const *pools)
+{
+	static const int64_t n_ins[] = {32, 96, 768, 8192 + 160};
+	static const int64_t n_outs[] = {1, 5, 67, 301};
+
+	for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+		for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++)
+			for (size_t b = 0; b < sizeof n_outs / sizeof *n_outs; b++)
+				for (int n = 0; n < 4; n++)
+					if (n_ins[a] * n_outs[b] <= 600000 || n == 1)
+						check_matvec(types[ti], n_ins[a], n_outs[b], pools[n]);
+}
+
+static void test_matvec(void **state)
+{
+	(void)state;
+	for_each_level(matvec_all);
+}
+
+static void matmul_all(llorch_threadpool *const *pools)
+{
+	static const int64_t n_toks[] = {1, 2, 3, 4, 5, 8, 17, 67};
+
+	for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+		for (size_t k = 0; k < sizeof n_toks / sizeof *n_toks; k++) {
+			check_matmul(types[ti], 96, 37, n_toks[k], pools[k % 4]);
+			if (k % 3 == 0)
+				check_matmul(types[ti], 800 - 32, 131, n_toks[k], pools[(k + 1) % 4]);
+		}
+}
+
+static void test_matmul(void **state)
+{
+	(void)state;
+	for_each_level(matmul_all);
+}
+
+/* The kernels' own half conversion, for every bit pattern. */
+static void test_fp16_all_values(void **state)
+{
+	(void)state;
+	for (uint32_t h = 0; h < 65536; h++) {
+		uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+		float want, got = llorch_kh_fp16((uint16_t)h);
+		if (e == 0x1f) {
+			assert_true(m ? isnan(got) : isinf(got));
+			continue;
+		}
+		want = e ? ldexpf((float)(m | 0x400), (int)e - 25) : ldexpf((float)m, -24);
+		if (h & 0x8000)
+			want = -want;
+		assert_true(memcmp(&got, &want, sizeof got) == 0);
+	}
+}
+
+static void test_weight_bytes(void **state)
+{
+	(void)state;
+	assert_int_equal(llorch_weight_bytes(LLORCH_DT_F32, 64, 3), 64 * 4 * 3);
+	assert_int_equal(llorch_weight_bytes(LLORCH_DT_F16, 64, 3), 64 * 2 * 3);
+	assert_int_equal(llorch_weight_bytes(LLORCH_DT_BF16, 64, 3), 64 * 2 * 3);
+	assert_int_equal(llorch_weight_bytes(LLORCH_DT_Q8_0, 64, 3), 2 * 34 * 3);
+	assert_int_equal(llorch_weight_bytes(LLORCH_DT_Q4_0, 64, 3), 2 * 18 * 3);
+	assert_int_equal(llorch_weight_bytes(LLORCH_DT_Q4_K, 256, 3), 0);
+}
+
+static void test_simd_level_names(void **state)
+{
+	const char *now;
+
+	(void)state;
+	now = llorch_simd_level();
+	assert_true(strcmp(now, "scalar") == 0 || strcmp(now, "avx2") == 0 ||
+			strcmp(now, "avx512") == 0);
+	assert_false(llorch_simd_set("sse9"));
+	assert_true(llorch_simd_set("scalar"));
+	assert_string_equal(llorch_simd_level(), "scalar");
+	assert_true(llorch_simd_set(now));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fp16_all_values),
+		cmocka_unit_test(test_weight_bytes),
+		cmocka_unit_test(test_simd_level_names),
+		cmocka_unit_test(test_matvec),
+		cmocka_unit_test(test_matmul),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
