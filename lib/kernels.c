@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include <cblas.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include "kernels_impl.h"
 
@@ -29,8 +32,12 @@ static bool cpu_has_avx2(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
 	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-		__builtin_cpu_supports("f16c");
+	unsigned a, b, c, d;
+
+	/* F16C by cpuid: clang's __builtin_cpu_supports does not know it. */
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_F16C))
+		return false;
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
 	return false;
 #endif
