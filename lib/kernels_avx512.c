@@ -7,8 +7,6 @@
 
 #include "kernels_impl.h"
 
-#define ROWS 4
-
 static inline __m512 load_f32x16(const uint8_t *p)
 {
 	return _mm512_loadu_ps((const void *)p);
@@ -25,72 +23,17 @@ static inline __m512 load_bf16x16(const uint8_t *p)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 
-static inline float f32_at(const uint8_t *p)
-{
-	float f;
+#define VEC __m512
+#define VW 16
+#define VZERO _mm512_setzero_ps
+#define VLOADX _mm512_loadu_ps
+#define VFMA _mm512_fmadd_ps
+#define VHSUM _mm512_reduce_add_ps
+#include "kernels_rows.h"
 
-	memcpy(&f, p, sizeof f);
-	return f;
-}
-
-static inline float f16_at(const uint8_t *p)
-{
-	return _cvtsh_ss(llorch_kh_load16(p));
-}
-
-static inline float bf16_at(const uint8_t *p)
-{
-	return llorch_kh_bf16(llorch_kh_load16(p));
-}
-
-/* The float kernels differ only in how 16 weights are loaded. */
-#define FLOAT_ROWS_KERNEL(NAME, ELEM, LOAD16, SCALAR)                                     \
-	static void NAME(const uint8_t *W, size_t rb, const void *xv, int64_t n, float *y, \
-			int64_t n_rows)                                                   \
-	{                                                                                 \
-		const float *x = xv;                                                      \
-		int64_t r = 0;                                                            \
-		for (; r + ROWS <= n_rows; r += ROWS) {                                   \
-			const uint8_t *w0 = W + rb * (size_t)r, *w1 = w0 + rb;            \
-			const uint8_t *w2 = w1 + rb, *w3 = w2 + rb;                       \
-			__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;       \
-			int64_t i = 0;                                                    \
-			for (; i + 16 <= n; i += 16) {                                    \
-				__m512 xx = _mm512_loadu_ps(x + i);                       \
-				a0 = _mm512_fmadd_ps(LOAD16(w0 + ELEM * i), xx, a0);      \
-				a1 = _mm512_fmadd_ps(LOAD16(w1 + ELEM * i), xx, a1);      \
-				a2 = _mm512_fmadd_ps(LOAD16(w2 + ELEM * i), xx, a2);      \
-				a3 = _mm512_fmadd_ps(LOAD16(w3 + ELEM * i), xx, a3);      \
-			}                                                                 \
-			float s0 = _mm512_reduce_add_ps(a0), s1 = _mm512_reduce_add_ps(a1); \
-			float s2 = _mm512_reduce_add_ps(a2), s3 = _mm512_reduce_add_ps(a3); \
-			for (; i < n; i++) {                                              \
-				s0 += SCALAR(w0 + ELEM * i) * x[i];                       \
-				s1 += SCALAR(w1 + ELEM * i) * x[i];                       \
-				s2 += SCALAR(w2 + ELEM * i) * x[i];                       \
-				s3 += SCALAR(w3 + ELEM * i) * x[i];                       \
-			}                                                                 \
-			y[r] += s0;                                                       \
-			y[r + 1] += s1;                                                   \
-			y[r + 2] += s2;                                                   \
-			y[r + 3] += s3;                                                   \
-		}                                                                         \
-		for (; r < n_rows; r++) {                                                 \
-			const uint8_t *w0 = W + rb * (size_t)r;                           \
-			__m512 a0 = _mm512_setzero_ps();                                  \
-			int64_t i = 0;                                                    \
-			for (; i + 16 <= n; i += 16)                                      \
-				a0 = _mm512_fmadd_ps(LOAD16(w0 + ELEM * i), _mm512_loadu_ps(x + i), a0); \
-			float s0 = _mm512_reduce_add_ps(a0);                              \
-			for (; i < n; i++)                                                \
-				s0 += SCALAR(w0 + ELEM * i) * x[i];                       \
-			y[r] += s0;                                                       \
-		}                                                                         \
-	}
-
-FLOAT_ROWS_KERNEL(rows_f32, 4, load_f32x16, f32_at)
-FLOAT_ROWS_KERNEL(rows_f16, 2, load_f16x16, f16_at)
-FLOAT_ROWS_KERNEL(rows_bf16, 2, load_bf16x16, bf16_at)
+FLOAT_ROWS_KERNEL(rows_f32, 4, load_f32x16, llorch_kh_f32_at)
+FLOAT_ROWS_KERNEL(rows_f16, 2, load_f16x16, llorch_kh_f16_at)
+FLOAT_ROWS_KERNEL(rows_bf16, 2, load_bf16x16, llorch_kh_bf16_at)
 
 /* Two 32-byte quant arrays (blocks b and b + 1) in one register. */
 static inline __m512i load2(const int8_t *lo, const int8_t *hi)
@@ -161,104 +104,92 @@ static inline int32_t hsum_epi32_256(__m256i s)
 	return _mm_cvtsi128_si32(h);
 }
 
-/* One-block tails for an odd block count, at AVX2 width. */
-static inline int32_t dot_block_q8(const int8_t *w, const int8_t *x)
+/* The last block of an odd block count, at AVX2 width: its contribution
+ * dw * dx * sum(w * q) (for Q4_0 with the nibble offset of 8 removed). */
+static inline float tail_block(bool q4, const uint8_t *blk, const llorch_block_q8a *x)
 {
-	__m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)w);
-	__m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)x);
-	__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
-	return hsum_epi32_256(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+	__m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)x->qs);
+	__m256i p;
+	float dw = _cvtsh_ss(llorch_kh_load16(blk));
+
+	if (q4) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
+		__m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b),
+				_mm256_set1_epi8(0x0f));
+		p = _mm256_maddubs_epi16(nib, xv);
+	} else {
+		__m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
+		p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
+	}
+	float dot = (float)hsum_epi32_256(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+	return q4 ? dw * (x->d * dot - 8.0f * x->s) : dw * x->d * dot;
 }
 
-static inline int32_t dot_block_q4(const uint8_t *w, const int8_t *x)
-{
-	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)w);
-	__m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0x0f));
-	__m256i xv = _mm256_loadu_si256((const __m256i *)(const void *)x);
-	return hsum_epi32_256(_mm256_madd_epi16(_mm256_maddubs_epi16(nib, xv), _mm256_set1_epi16(1)));
-}
-
-/* The quantized kernels, instantiated with and without VNNI. Per pair of
- * blocks, the work shared by the four rows (x, its scales, and for Q4_0 the
- * nibble offset 8 * sum(x), which seeds the integer accumulator) is done
- * once. */
-#define Q_KERNELS(SUFFIX, DOT, ATTR)                                                      \
-	ATTR static void rows_q8_0_##SUFFIX(const uint8_t *W, size_t rb, const void *xv,  \
-			int64_t n, float *y, int64_t n_rows)                              \
+/* The quantized kernels, one body for Q8_0 and Q4_0 (Q4 a constant, so
+ * the compiler drops the other type's branches), instantiated with and
+ * without VNNI. Per pair of blocks the work shared by the four rows (x, its
+ * scales, and for Q4_0 the nibble offset 8 * sum(x), which seeds the integer
+ * accumulator) is done once. Blocks are BS bytes: an fp16 scale, then the
+ * quants. */
+#define Q_KERNEL(NAME, Q4, DOT, ATTR)                                                     \
+	ATTR static void NAME(const uint8_t *W, size_t rb, const void *xv, int64_t n,     \
+			float *y, int64_t n_rows)                                         \
 	{                                                                                 \
 		const llorch_block_q8a *x = xv;                                           \
+		const size_t BS = Q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0); \
 		int64_t nb = n / 32;                                                      \
-		for (int64_t r = 0; r < n_rows; r += ROWS) {                              \
-			int nr = n_rows - r < ROWS ? (int)(n_rows - r) : ROWS;            \
-			const llorch_block_q8_0 *w[ROWS];                                 \
-			__m512 acc[ROWS];                                                 \
-			for (int k = 0; k < ROWS; k++) {                                  \
-				w[k] = (const llorch_block_q8_0 *)(const void *)(W + rb * (size_t)(r + (k < nr ? k : 0))); \
+		for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {                       \
+			const uint8_t *w[LLORCH_ROWS];                                    \
+			__m512 acc[LLORCH_ROWS];                                          \
+			int nr = llorch_row_group(W, rb, r, n_rows, w);                   \
+			for (int k = 0; k < LLORCH_ROWS; k++)                             \
 				acc[k] = _mm512_setzero_ps();                             \
-			}                                                                 \
 			int64_t b = 0;                                                    \
 			for (; b + 2 <= nb; b += 2) {                                     \
-				__m512i xq = load2(x[b].qs, x[b + 1].qs);                 \
-				__m512 dx = _mm512_insertf32x8(_mm512_set1_ps(x[b].d),    \
-						_mm256_set1_ps(x[b + 1].d), 1);           \
+				__m512i xq = load2(x[b].qs, x[b + 1].qs), off = xq;       \
+				__m512 dx;                                                \
+				if (Q4) {                                                 \
+					xq = x_nibble_order(xq);                          \
+					off = _mm512_sub_epi32(_mm512_setzero_si512(),    \
+						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq)); \
+					__m256 dx4 = _mm256_insertf128_ps(_mm256_set1_ps(x[b].d), \
+							_mm_set1_ps(x[b + 1].d), 1);      \
+					dx = _mm512_insertf32x8(_mm512_castps256_ps512(dx4), dx4, 1); \
+				} else {                                                  \
+					dx = _mm512_insertf32x8(_mm512_set1_ps(x[b].d),   \
+							_mm256_set1_ps(x[b + 1].d), 1);   \
+				}                                                         \
 				_Pragma("GCC unroll 4")                                   \
-				for (int k = 0; k < ROWS; k++) {                          \
-					__m512i wq = load2(w[k][b].qs, w[k][b + 1].qs);   \
-					__m512 d = _mm512_mul_ps(dx, scales2_f16(&w[k][b].d, &w[k][b + 1].d)); \
-					__m512i p = DOT(_mm512_setzero_si512(), _mm512_abs_epi8(wq), sign_x(xq, wq)); \
-					acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]); \
+				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
+					const uint8_t *b0 = w[k] + BS * (size_t)b, *b1 = b0 + BS; \
+					__m512 d;                                         \
+					__m512i p;                                        \
+					if (Q4) {                                         \
+						d = scales2_f16_q4((const uint16_t *)(const void *)b0, \
+								(const uint16_t *)(const void *)b1); \
+						p = DOT(off, unpack2_q4(b0 + 2, b1 + 2), xq); \
+					} else {                                          \
+						__m512i wq = load2((const int8_t *)b0 + 2, (const int8_t *)b1 + 2); \
+						d = scales2_f16((const uint16_t *)(const void *)b0, \
+								(const uint16_t *)(const void *)b1); \
+						p = DOT(_mm512_setzero_si512(), _mm512_abs_epi8(wq), sign_x(xq, wq)); \
+					}                                                 \
+					acc[k] = _mm512_fmadd_ps(_mm512_mul_ps(dx, d), _mm512_cvtepi32_ps(p), acc[k]); \
 				}                                                         \
 			}                                                                 \
 			for (int k = 0; k < nr; k++) {                                    \
 				float s = _mm512_reduce_add_ps(acc[k]);                   \
 				if (b < nb)                                               \
-					s += _cvtsh_ss(w[k][b].d) * x[b].d *              \
-						(float)dot_block_q8(w[k][b].qs, x[b].qs); \
-				y[r + k] += s;                                            \
-			}                                                                 \
-		}                                                                         \
-	}                                                                                 \
-	ATTR static void rows_q4_0_##SUFFIX(const uint8_t *W, size_t rb, const void *xv,  \
-			int64_t n, float *y, int64_t n_rows)                              \
-	{                                                                                 \
-		const llorch_block_q8a *x = xv;                                           \
-		int64_t nb = n / 32;                                                      \
-		for (int64_t r = 0; r < n_rows; r += ROWS) {                              \
-			int nr = n_rows - r < ROWS ? (int)(n_rows - r) : ROWS;            \
-			const llorch_block_q4_0 *w[ROWS];                                 \
-			__m512 acc[ROWS];                                                 \
-			for (int k = 0; k < ROWS; k++) {                                  \
-				w[k] = (const llorch_block_q4_0 *)(const void *)(W + rb * (size_t)(r + (k < nr ? k : 0))); \
-				acc[k] = _mm512_setzero_ps();                             \
-			}                                                                 \
-			int64_t b = 0;                                                    \
-			for (; b + 2 <= nb; b += 2) {                                     \
-				__m512i xq = x_nibble_order(load2(x[b].qs, x[b + 1].qs)); \
-				__m512i off = _mm512_sub_epi32(_mm512_setzero_si512(),    \
-						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq)); \
-				__m256 dx4 = _mm256_insertf128_ps(_mm256_set1_ps(x[b].d), \
-						_mm_set1_ps(x[b + 1].d), 1);              \
-				__m512 dx = _mm512_insertf32x8(_mm512_castps256_ps512(dx4), dx4, 1); \
-				_Pragma("GCC unroll 4")                                   \
-				for (int k = 0; k < ROWS; k++) {                          \
-					__m512 d = _mm512_mul_ps(dx, scales2_f16_q4(&w[k][b].d, &w[k][b + 1].d)); \
-					__m512i p = DOT(off, unpack2_q4(w[k][b].qs, w[k][b + 1].qs), xq); \
-					acc[k] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc[k]); \
-				}                                                         \
-			}                                                                 \
-			for (int k = 0; k < nr; k++) {                                    \
-				float s = _mm512_reduce_add_ps(acc[k]);                   \
-				if (b < nb) {                                             \
-					float d0 = _cvtsh_ss(w[k][b].d);                  \
-					s += d0 * (x[b].d * (float)dot_block_q4(w[k][b].qs, x[b].qs) - 8.0f * x[b].s); \
-				}                                                         \
+					s += tail_block(Q4, w[k] + BS * (size_t)b, &x[b]); \
 				y[r + k] += s;                                            \
 			}                                                                 \
 		}                                                                         \
 	}
 
-Q_KERNELS(bw, dot_u8s8_bw, )
-Q_KERNELS(vnni, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
+Q_KERNEL(rows_q8_0_bw, 0, dot_u8s8_bw, )
+Q_KERNEL(rows_q4_0_bw, 1, dot_u8s8_bw, )
+Q_KERNEL(rows_q8_0_vnni, 0, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
+Q_KERNEL(rows_q4_0_vnni, 1, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
 
 const llorch_kernel_set llorch_kernels_avx512 = {
 	.name = "avx512",

@@ -54,6 +54,22 @@ extern const llorch_kernel_set llorch_kernels_avx2;
 extern const llorch_kernel_set llorch_kernels_avx512;
 extern const llorch_kernel_set llorch_kernels_avx512_vnni;
 
+/* Rows per pass of the SIMD kernels: each load of x serves this many rows. */
+#define LLORCH_ROWS 4
+
+/* Pointers to rows r .. r + LLORCH_ROWS - 1 of W; those at or past n_rows
+ * alias row r, so that a kernel's last group runs the full-width code and
+ * stores only the first (returned) count of results. */
+static inline int llorch_row_group(const uint8_t *W, size_t rb, int64_t r, int64_t n_rows,
+		const uint8_t **w)
+{
+	int nr = n_rows - r < LLORCH_ROWS ? (int)(n_rows - r) : LLORCH_ROWS;
+
+	for (int k = 0; k < LLORCH_ROWS; k++)
+		w[k] = W + rb * (size_t)(r + (k < nr ? k : 0));
+	return nr;
+}
+
 /* IEEE half and bfloat16 to float, bit exact, for the portable kernels. */
 static inline float llorch_kh_fp16(uint16_t h)
 {
@@ -97,6 +113,25 @@ static inline uint16_t llorch_kh_load16(const uint8_t *p)
 
 	memcpy(&v, p, sizeof v);
 	return v;
+}
+
+/* One weight as float, for the kernels' scalar tails. */
+static inline float llorch_kh_f32_at(const uint8_t *p)
+{
+	float f;
+
+	memcpy(&f, p, sizeof f);
+	return f;
+}
+
+static inline float llorch_kh_f16_at(const uint8_t *p)
+{
+	return llorch_kh_fp16(llorch_kh_load16(p));
+}
+
+static inline float llorch_kh_bf16_at(const uint8_t *p)
+{
+	return llorch_kh_bf16(llorch_kh_load16(p));
 }
 
 #endif
