@@ -44,6 +44,11 @@ llorch_status llorch_tokenize(const llorch_tokenizer *t, const char *text, size_
  * NULL for an id out of range. */
 const char *llorch_token_piece(const llorch_tokenizer *t, int32_t id, size_t *len);
 
+/* The bytes token id decodes to on its own ("Ġthe" -> " the", "<0x0A>" ->
+ * "\n", "<s>" -> "<s>"): special tokens as their text, no dummy-prefix
+ * handling. Not NUL-terminated; NULL for an id out of range. */
+const char *llorch_token_text(const llorch_tokenizer *t, int32_t id, size_t *len);
+
 /* Decodes ids to bytes, inverse to llorch_tokenize: special tokens (BOS/EOS)
  * produce nothing unless render_special; SentencePiece drops the dummy-prefix
  * space of the first piece, as the reference does. *text is malloc'd and

@@ -1,0 +1,261 @@
+/* SentencePiece BPE, as sentencepiece's bpe_model.cc and llama.cpp's
+ * llm_tokenizer_spm encode: spaces become U+2581 ('▁'), a dummy-prefix space
+ * goes first, the text splits into characters, and the adjacent pair whose
+ * concatenation is the vocabulary piece with the highest score merges first
+ * (leftmost on ties) until no pair is a piece. A piece typed UNUSED is split
+ * back into what it was merged from; a character with no piece falls back to
+ * its <0xNN> byte tokens, or to the unknown token. Invalid UTF-8 bytes are
+ * characters of their own, so they reach byte fallback. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tokenizer_internal.h"
+#include "utf8.h"
+
+typedef struct {
+	uint32_t start, len; /* bytes of the escaped text */
+	int32_t prev, next;  /* -1 at the ends */
+	int32_t node;        /* merge tree of this symbol */
+} spm_sym;
+
+typedef struct {
+	int32_t left, right; /* children; -1 for a character */
+	uint32_t start, len;
+} spm_node;
+
+typedef struct {
+	float score;
+	int32_t left, right;
+	uint32_t size; /* left + right bytes when queued: stale entries are skipped */
+	int32_t id;
+} spm_cand;
+
+typedef struct {
+	const llorch_tokenizer *t;
+	const char *s; /* the escaped text */
+	spm_sym *sym;
+	spm_node *node;
+	int32_t n_node;
+	spm_cand *heap;
+	size_t n_heap;
+} spm_work;
+
+static bool cand_before(const spm_cand *x, const spm_cand *y)
+{
+	return x->score > y->score || (x->score == y->score && x->left < y->left);
+}
+
+static void heap_push(spm_work *w, spm_cand c)
+{
+	size_t i = w->n_heap++;
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (!cand_before(&c, &w->heap[p]))
+			break;
+		w->heap[i] = w->heap[p];
+		i = p;
+	}
+	w->heap[i] = c;
+}
+
+static spm_cand heap_pop(spm_work *w)
+{
+	spm_cand top = w->heap[0], last = w->heap[--w->n_heap];
+	size_t i = 0, n = w->n_heap;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && cand_before(&w->heap[c + 1], &w->heap[c]))
+			c++;
+		if (!cand_before(&w->heap[c], &last))
+			break;
+		w->heap[i] = w->heap[c];
+		i = c;
+	}
+	if (n)
+		w->heap[i] = last;
+	return top;
+}
+
+/* The id of a piece that merging may produce (not a control, byte or
+ * unknown token, as in sentencepiece), or -1. */
+static int32_t mergeable_piece(const llorch_tokenizer *t, const char *s, size_t len)
+{
+	int32_t id = tok_find(t, s, len);
+
+	if (id < 0)
+		return -1;
+	switch (t->tok[id].type) {
+	case TOK_TYPE_NORMAL:
+	case TOK_TYPE_USER_DEFINED:
+	case TOK_TYPE_UNUSED:
+	case TOK_TYPE_UNDEFINED:
+		return id;
+	}
+	return -1;
+}
+
+static void queue_pair(spm_work *w, int32_t left)
+{
+	int32_t right = w->sym[left].next;
+	uint32_t size;
+	int32_t id;
+
+	if (right < 0)
+		return;
+	size = w->sym[left].len + w->sym[right].len;
+	id = mergeable_piece(w->t, w->s + w->sym[left].start, size);
+	if (id >= 0)
+		heap_push(w, (spm_cand){w->t->tok[id].score, left, right, size, id});
+}
+
+/* Byte fallback for a character that is no piece. */
+static llorch_status emit_unknown(const llorch_tokenizer *t, const char *s, size_t len,
+		bool *prev_unk, tok_ids *out)
+{
+	llorch_status st;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char b = (unsigned char)s[i];
+		int32_t id = t->byte_id[b];
+
+		if (id >= 0) {
+			if ((st = tok_ids_push(out, id)) != LLORCH_OK)
+				return st;
+			*prev_unk = false;
+			continue;
+		}
+		if (t->unk < 0)
+			return llorch_error(LLORCH_E_UNSUPPORTED, "cannot encode byte 0x%02X: the "
+					"vocabulary has neither its byte token nor an unknown token", b);
+		/* a run of unknown text is one unknown token, as in sentencepiece */
+		if (!*prev_unk && (st = tok_ids_push(out, t->unk)) != LLORCH_OK)
+			return st;
+		*prev_unk = true;
+	}
+	return LLORCH_OK;
+}
+
+/* Outputs the tokens of one final symbol, splitting UNUSED pieces back into
+ * their parts (an explicit stack: merge trees can be as deep as the text). */
+static llorch_status resegment(spm_work *w, int32_t root, int32_t *stack, bool *prev_unk,
+		tok_ids *out)
+{
+	size_t sp = 0;
+	llorch_status st;
+
+	stack[sp++] = root;
+	while (sp) {
+		const spm_node *n = &w->node[stack[--sp]];
+		int32_t id = mergeable_piece(w->t, w->s + n->start, n->len);
+
+		if (id >= 0 && w->t->tok[id].type != TOK_TYPE_UNUSED) {
+			if ((st = tok_ids_push(out, id)) != LLORCH_OK)
+				return st;
+			*prev_unk = false;
+		} else if (n->left >= 0) {
+			stack[sp++] = n->right;
+			stack[sp++] = n->left;
+		} else if ((st = emit_unknown(w->t, w->s + n->start, n->len, prev_unk, out))
+				!= LLORCH_OK) {
+			return st;
+		}
+	}
+	return LLORCH_OK;
+}
+
+static llorch_status spm_run(spm_work *w, size_t n_sym, tok_ids *out)
+{
+	/* the stack never holds more entries than there are nodes (< 2 n_sym) */
+	int32_t *stack = malloc((2 * n_sym + 2) * sizeof *stack);
+	bool prev_unk = false;
+	llorch_status st = LLORCH_OK;
+
+	if (!stack)
+		return llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize");
+	for (size_t i = 0; i + 1 < n_sym; i++)
+		queue_pair(w, (int32_t)i);
+	while (w->n_heap) {
+		spm_cand c = heap_pop(w);
+		spm_sym *l = &w->sym[c.left], *r = &w->sym[c.right];
+
+		if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != c.size)
+			continue;
+		w->node[w->n_node] = (spm_node){l->node, r->node, l->start, c.size};
+		l->node = w->n_node++;
+		l->len = c.size;
+		l->next = r->next;
+		if (r->next >= 0)
+			w->sym[r->next].prev = c.left;
+		r->len = 0;
+		if (l->prev >= 0)
+			queue_pair(w, l->prev);
+		queue_pair(w, c.left);
+	}
+	for (int32_t i = 0; i >= 0 && st == LLORCH_OK; i = w->sym[i].next)
+		st = resegment(w, w->sym[i].node, stack, &prev_unk, out);
+	free(stack);
+	return st;
+}
+
+llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t len,
+		bool prefix_space, tok_ids *out)
+{
+	spm_work w = {.t = t};
+	char *s;
+	size_t n = 0, n_sym = 0, cap;
+	llorch_status st;
+
+	if (len > (SIZE_MAX - 3) / 3 || len > INT32_MAX / 8)
+		return llorch_error(LLORCH_E_RANGE, "text of %zu bytes is too long to tokenize", len);
+	cap = 3 * len + 3;
+	s = malloc(cap);
+	if (!s)
+		return llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
+	if (prefix_space) {
+		memcpy(s, "\xE2\x96\x81", 3);
+		n = 3;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == ' ') {
+			memcpy(s + n, "\xE2\x96\x81", 3);
+			n += 3;
+		} else {
+			s[n++] = text[i];
+		}
+	}
+	w.s = s;
+	/* at most one symbol per byte; each merge adds a node and queues at
+	 * most two pairs */
+	w.sym = malloc(n * sizeof *w.sym);
+	w.node = malloc(2 * n * sizeof *w.node);
+	w.heap = malloc(3 * n * sizeof *w.heap);
+	if (!w.sym || !w.node || !w.heap) {
+		st = llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
+		goto out;
+	}
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char_len((const unsigned char *)s + i, n - i);
+
+		if (k == 0)
+			k = 1;
+		w.node[n_sym] = (spm_node){-1, -1, (uint32_t)i, (uint32_t)k};
+		w.sym[n_sym] = (spm_sym){(uint32_t)i, (uint32_t)k, (int32_t)n_sym - 1,
+			i + k < n ? (int32_t)n_sym + 1 : -1, (int32_t)n_sym};
+		n_sym++;
+		i += k;
+	}
+	w.n_node = (int32_t)n_sym;
+	st = spm_run(&w, n_sym, out);
+out:
+	free(w.sym);
+	free(w.node);
+	free(w.heap);
+	free(s);
+	return st;
+}
