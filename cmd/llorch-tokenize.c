@@ -128,9 +128,9 @@ static json_t *encode_object(const options *o, json_t *in)
 	bool bos = o->bos < 0 ? llorch_tokenizer_adds_bos(o->tok) : o->bos;
 
 	if (!text)
-		return ndjson_error(in, "missing_field", "\"text\" is missing");
+		return ndjson_error(in, "bad_request", "\"text\" is missing");
 	if (!json_is_string(text))
-		return ndjson_error(in, "invalid_field", "\"text\" must be a string");
+		return ndjson_error(in, "bad_request", "\"text\" must be a string");
 	st = llorch_tokenize(o->tok, json_string_value(text), json_string_length(text), bos,
 			o->special, &ids, &n);
 	if (st != LLORCH_OK)
@@ -156,19 +156,19 @@ static json_t *decode_object(const options *o, json_t *in)
 	llorch_status st;
 
 	if (!tokens)
-		return ndjson_error(in, "missing_field", "\"tokens\" is missing");
+		return ndjson_error(in, "bad_request", "\"tokens\" is missing");
 	if (!json_is_array(tokens))
-		return ndjson_error(in, "invalid_field", "\"tokens\" must be an array of token ids");
+		return ndjson_error(in, "bad_request", "\"tokens\" must be an array of token ids");
 	n = json_array_size(tokens);
 	ids = malloc((n ? n : 1) * sizeof *ids);
 	if (!ids)
-		return ndjson_error(in, "out_of_memory", "no memory for %zu tokens", n);
+		return ndjson_error(in, "internal", "no memory for %zu tokens", n);
 	json_array_foreach(tokens, i, v) {
 		json_int_t id;
 
 		if (!json_is_integer(v)) {
 			free(ids);
-			return ndjson_error(in, "invalid_field", "\"tokens\"[%zu] is not an integer", i);
+			return ndjson_error(in, "bad_request", "\"tokens\"[%zu] is not an integer", i);
 		}
 		id = json_integer_value(v);
 		if (id < 0 || id >= n_vocab) {
@@ -181,7 +181,7 @@ static json_t *decode_object(const options *o, json_t *in)
 	st = llorch_detokenize(o->tok, ids, n, o->special, &text, &len);
 	if (st != LLORCH_OK) {
 		free(ids);
-		return ndjson_error(in, "detokenize_failed", "%s", llorch_last_error());
+		return ndjson_error(in, "internal", "%s", llorch_last_error());
 	}
 	if (utf8_valid((const unsigned char *)text, len)) {
 		json_object_set_new(in, "text", json_stringn(text, len));
@@ -222,7 +222,7 @@ static long long run_ndjson(const options *o)
 			res = ndjson_error(NULL, "line_too_long", "line %llu is longer than %zu bytes",
 					r.lineno, r.max_line);
 		else if (!(in = ndjson_parse_object(line, len, err, sizeof err)))
-			res = ndjson_error(NULL, "invalid_json", "line %llu: %s", r.lineno, err);
+			res = ndjson_error(NULL, "bad_json", "line %llu: %s", r.lineno, err);
 		else
 			res = o->decode ? decode_object(o, in) : encode_object(o, in);
 		if (!res || json_object_get(res, "error"))
@@ -393,7 +393,7 @@ int main(int argc, char **argv)
 		case 'p': o.prompt = optarg; break;
 		case 'r': o.raw = true; break;
 		case OPT_MAX_LINE:
-			if (!cli_parse_long(optarg, 1, (long long)SIZE_MAX / 4, &v))
+			if (!cli_parse_long(optarg, 1, (long long)(SIZE_MAX / 4), &v))
 				cli_usage("--max-line: not a positive byte count: %s", optarg);
 			o.max_line = (size_t)v;
 			break;
@@ -417,11 +417,11 @@ int main(int argc, char **argv)
 		llorch_gguf *g;
 
 		if ((st = llorch_gguf_load(model, &g)) != LLORCH_OK)
-			cli_die_status(st, model);
+			cli_die_status(st, "loading the model");
 		st = llorch_tokenizer_load(g, &o.tok);
 		llorch_gguf_free(g);
 		if (st != LLORCH_OK)
-			cli_die_status(st, model);
+			cli_die_status(st, "loading the model");
 	} else if ((st = llorch_tokenizer_load_gpt2_files(encoder, vocab, &o.tok)) != LLORCH_OK) {
 		cli_die_status(st, "loading the GPT-2 files");
 	}

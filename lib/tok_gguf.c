@@ -94,8 +94,9 @@ llorch_status llorch_tokenizer_load(const llorch_gguf *g, llorch_tokenizer **out
 	if (!g)
 		return llorch_error(LLORCH_E_INVALID, "tokenizer: NULL GGUF");
 	st = llorch_gguf_get_string(g, KEY("model"), &model, &model_len);
+	/* a model file without its tokenizer is bad data, not a missing file */
 	if (st == LLORCH_E_NOTFOUND)
-		return llorch_error(st, "GGUF has no tokenizer (no " KEY("model") ")");
+		return llorch_error(LLORCH_E_FORMAT, "GGUF has no tokenizer (no " KEY("model") ")");
 	if (st != LLORCH_OK)
 		return st;
 	if (strcmp(model, "gpt2") == 0) {
@@ -110,8 +111,10 @@ llorch_status llorch_tokenizer_load(const llorch_gguf *g, llorch_tokenizer **out
 		return llorch_error(LLORCH_E_UNSUPPORTED, "tokenizer model \"%s\" is not supported "
 				"(gpt2 and llama are)", model);
 	}
-	if ((st = string_array(g, KEY("tokens"), TOK_MAX_VOCAB, &tokens, &token_lens,
-			&s.n_vocab)) != LLORCH_OK)
+	st = string_array(g, KEY("tokens"), TOK_MAX_VOCAB, &tokens, &token_lens, &s.n_vocab);
+	if (st == LLORCH_E_NOTFOUND)
+		st = LLORCH_E_FORMAT;
+	if (st != LLORCH_OK)
 		goto out;
 	if ((st = opt_array(g, KEY("scores"), LLORCH_GGUF_FLOAT32, s.n_vocab, &scores))
 			!= LLORCH_OK ||

@@ -3,7 +3,7 @@
  * by rank, lowest first (leftmost on ties).
  *
  * The regex runs on PCRE2 because it is the one engine at hand with full
- * Unicode property classes (\p{L}, \p{N}, \s as White_Space, with UCP), a
+ * Unicode property classes (\p{L}, \p{N} with UCP), a
  * JIT, and a mode (PCRE2_MATCH_INVALID_UTF) that matches inside invalid
  * UTF-8 without failing: invalid bytes simply never match. Hand-written
  * classifiers would need their own Unicode tables and would drift from the
@@ -15,8 +15,14 @@
 
 #include "tokenizer_internal.h"
 
+/* GPT-2's pattern, with \s spelt out as the Unicode White_Space property,
+ * which is what the reference engines match (Python's regex, Rust's regex in
+ * tiktoken and Hugging Face): PCRE2's own \s also takes U+180E. */
+#define WS "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}" \
+	"\\x{202F}\\x{205F}\\x{3000}"
 static const char gpt2_pattern[] =
-	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+	"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+"
+	"|[" WS "]+(?![^" WS "])|[" WS "]+";
 
 /* bytes_to_unicode(): printable Latin-1 bytes stand for themselves, the
  * other 68 bytes map in order to U+0100 and up. */

@@ -5,7 +5,12 @@
  * (leftmost on ties) until no pair is a piece. A piece typed UNUSED is split
  * back into what it was merged from; a character with no piece falls back to
  * its <0xNN> byte tokens, or to the unknown token. Invalid UTF-8 bytes are
- * characters of their own, so they reach byte fallback. */
+ * characters of their own, so they reach byte fallback.
+ *
+ * When no piece holds a '▁' right after another character (true of
+ * vocabularies trained with split_by_whitespace, as Llama's), no merge can
+ * cross the start of a word, so each word is merged on its own: the same
+ * result, with small heaps that stay in cache. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +27,8 @@ typedef struct {
 	int32_t left, right; /* children; -1 for a character */
 	uint32_t start, len;
 } spm_node;
+
+static const char spm_space[] = "\xE2\x96\x81"; /* U+2581 '▁' */
 
 typedef struct {
 	float score;
@@ -169,15 +176,27 @@ static llorch_status resegment(spm_work *w, int32_t root, int32_t *stack, bool *
 	return LLORCH_OK;
 }
 
-static llorch_status spm_run(spm_work *w, size_t n_sym, tok_ids *out)
+/* Encodes the symbols of one segment s[0, n) of the escaped text. */
+static llorch_status spm_run(spm_work *w, const char *s, size_t n, int32_t *stack,
+		bool *prev_unk, tok_ids *out)
 {
-	/* the stack never holds more entries than there are nodes (< 2 n_sym) */
-	int32_t *stack = malloc((2 * n_sym + 2) * sizeof *stack);
-	bool prev_unk = false;
+	size_t n_sym = 0;
 	llorch_status st = LLORCH_OK;
 
-	if (!stack)
-		return llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize");
+	w->s = s;
+	w->n_heap = 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_char_len((const unsigned char *)s + i, n - i);
+
+		if (k == 0)
+			k = 1;
+		w->node[n_sym] = (spm_node){-1, -1, (uint32_t)i, (uint32_t)k};
+		w->sym[n_sym] = (spm_sym){(uint32_t)i, (uint32_t)k, (int32_t)n_sym - 1,
+			i + k < n ? (int32_t)n_sym + 1 : -1, (int32_t)n_sym};
+		n_sym++;
+		i += k;
+	}
+	w->n_node = (int32_t)n_sym;
 	for (size_t i = 0; i + 1 < n_sym; i++)
 		queue_pair(w, (int32_t)i);
 	while (w->n_heap) {
@@ -197,10 +216,21 @@ static llorch_status spm_run(spm_work *w, size_t n_sym, tok_ids *out)
 			queue_pair(w, l->prev);
 		queue_pair(w, c.left);
 	}
-	for (int32_t i = 0; i >= 0 && st == LLORCH_OK; i = w->sym[i].next)
-		st = resegment(w, w->sym[i].node, stack, &prev_unk, out);
-	free(stack);
+	for (int32_t i = 0; n_sym && i >= 0 && st == LLORCH_OK; i = w->sym[i].next)
+		st = resegment(w, w->sym[i].node, stack, prev_unk, out);
 	return st;
+}
+
+/* Where the next segment starts after from: at a '▁' that follows another
+ * character (when the vocabulary allows cutting there), else n. */
+static size_t segment_end(const llorch_tokenizer *t, const char *s, size_t from, size_t n)
+{
+	if (!t->spm_split_words)
+		return n;
+	for (size_t i = from + 1; i + 3 <= n; i++)
+		if (memcmp(s + i, spm_space, 3) == 0 && (i < 3 || memcmp(s + i - 3, spm_space, 3) != 0))
+			return i;
+	return n;
 }
 
 llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t len,
@@ -208,8 +238,10 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 {
 	spm_work w = {.t = t};
 	char *s;
-	size_t n = 0, n_sym = 0, cap;
-	llorch_status st;
+	int32_t *stack = NULL;
+	size_t n = 0, cap;
+	bool prev_unk = false;
+	llorch_status st = LLORCH_OK;
 
 	if (len > (SIZE_MAX - 3) / 3 || len > INT32_MAX / 8)
 		return llorch_error(LLORCH_E_RANGE, "text of %zu bytes is too long to tokenize", len);
@@ -218,44 +250,35 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 	if (!s)
 		return llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
 	if (prefix_space) {
-		memcpy(s, "\xE2\x96\x81", 3);
+		memcpy(s, spm_space, 3);
 		n = 3;
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (text[i] == ' ') {
-			memcpy(s + n, "\xE2\x96\x81", 3);
+			memcpy(s + n, spm_space, 3);
 			n += 3;
 		} else {
 			s[n++] = text[i];
 		}
 	}
-	w.s = s;
 	/* at most one symbol per byte; each merge adds a node and queues at
-	 * most two pairs */
+	 * most two pairs; the resegment stack never holds more than the nodes */
 	w.sym = malloc(n * sizeof *w.sym);
 	w.node = malloc(2 * n * sizeof *w.node);
 	w.heap = malloc(3 * n * sizeof *w.heap);
-	if (!w.sym || !w.node || !w.heap) {
+	stack = malloc((2 * n + 2) * sizeof *stack);
+	if (!w.sym || !w.node || !w.heap || !stack)
 		st = llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
-		goto out;
-	}
-	for (size_t i = 0; i < n;) {
-		size_t k = utf8_char_len((const unsigned char *)s + i, n - i);
+	for (size_t from = 0; from < n && st == LLORCH_OK;) {
+		size_t end = segment_end(t, s, from, n);
 
-		if (k == 0)
-			k = 1;
-		w.node[n_sym] = (spm_node){-1, -1, (uint32_t)i, (uint32_t)k};
-		w.sym[n_sym] = (spm_sym){(uint32_t)i, (uint32_t)k, (int32_t)n_sym - 1,
-			i + k < n ? (int32_t)n_sym + 1 : -1, (int32_t)n_sym};
-		n_sym++;
-		i += k;
+		st = spm_run(&w, s + from, end - from, stack, &prev_unk, out);
+		from = end;
 	}
-	w.n_node = (int32_t)n_sym;
-	st = spm_run(&w, n_sym, out);
-out:
 	free(w.sym);
 	free(w.node);
 	free(w.heap);
+	free(stack);
 	free(s);
 	return st;
 }

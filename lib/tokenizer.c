@@ -324,6 +324,24 @@ static llorch_status build_bytes(llorch_tokenizer *t, const tok_spec *s)
 	return LLORCH_OK;
 }
 
+/* True when no piece that merging can produce holds a '▁' right after
+ * another character. */
+static bool spm_words_independent(const llorch_tokenizer *t)
+{
+	for (int32_t id = 0; id < t->n_vocab; id++) {
+		const tok_entry *e = &t->tok[id];
+		const char *s = t->text + e->off;
+
+		if (!is_plain_type(e->type))
+			continue;
+		for (size_t i = 1; i + 3 <= e->len; i++)
+			if (memcmp(s + i, spm_space, 3) == 0 &&
+					(i < 3 || memcmp(s + i - 3, spm_space, 3) != 0))
+				return false;
+	}
+	return true;
+}
+
 static llorch_status build_index(llorch_tokenizer *t)
 {
 	size_t dups = 0;
@@ -475,6 +493,8 @@ llorch_status tok_build(const tok_spec *s, llorch_tokenizer **out)
 		llorch_tokenizer_free(t);
 		return st;
 	}
+	if (t->kind == LLORCH_TOK_SPM)
+		t->spm_split_words = spm_words_independent(t);
 	if (t->kind == LLORCH_TOK_GPT2 && t->n_merges == 0)
 		llorch_log(LLORCH_LOG_WARN, "tokenizer: GPT-2 vocabulary without merges: "
 				"text encodes byte by byte");

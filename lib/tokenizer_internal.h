@@ -47,6 +47,9 @@ struct llorch_tokenizer {
 	int32_t byte_id[256];
 	int32_t bos, eos, unk, pad;
 	bool add_bos, add_space_prefix;
+	/* SentencePiece: no mergeable piece has '▁' after another character,
+	 * so words (runs of '▁' and what follows) merge independently */
+	bool spm_split_words;
 	/* Tokens matched as a whole in the input: CONTROL/UNKNOWN and the
 	 * BOS/EOS/PAD ids with parse_special, USER_DEFINED always; longest first. */
 	int32_t *matchable;

@@ -22,7 +22,10 @@ CONTRACTIONS = ["'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'T", "'RE", 
                 "'M", "'LL", "'D", "'", "''", "n't", "’s", "'x"]
 SPACES = [" ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n", "\n ", "\t\t", "\x0b",
           "\x0c", "\u00a0", "\u2000", "\u2003", "\u200a", "\u3000", "\u2028", "\u2029",
-          "\u202f", "\u205f", "\u1680"]
+          "\u202f", "\u205f", "\u1680", "\u180e", "\u200b"]
+# Not U+0085 (NEL) nor U+FEFF: JavaScript's \s (gpt-3-encoder) differs from
+# Unicode White_Space on exactly these two; llorch follows White_Space, as
+# the original GPT-2 encoder's regex module, tiktoken and Hugging Face do.
 PUNCT = list("!\"#$%&()*+,-./:;<=>?@[\\]^_`{|}~") + ["...", "--", "—", "–", "«", "»",
           "¿", "¡", "§", "©", "®", "°", "±", "×", "÷", "€", "£", "¥", "•", "…", "‰"]
 ACCENTED = "àáâãäåæçèéêëìíîïñòóôõöøùúûüýÿÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßœŒšŠžŽłŁąęėįųūčćńśźż"
@@ -49,10 +52,8 @@ def random_codepoint(rng):
             cp = rng.randrange(0x10000, 0x20000)
         else:
             cp = rng.randrange(0x20000, 0x110000)
-        # U+FEFF is whitespace to JavaScript's \s (gpt-3-encoder) but not
-        # Unicode White_Space (PCRE2, tiktoken, Hugging Face): we follow the
-        # latter, so the JavaScript reference cannot judge it.
-        if cp != 0xFEFF and unicodedata.category(chr(cp)) not in ("Cn", "Cs"):
+        # (U+0085 and U+FEFF: see SPACES)
+        if cp not in (0x85, 0xFEFF) and unicodedata.category(chr(cp)) not in ("Cn", "Cs"):
             return chr(cp)
 
 
