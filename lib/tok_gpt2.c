@@ -88,57 +88,10 @@ typedef struct {
 } bpe_sym;
 
 typedef struct {
-	int32_t rank, left; /* priority: lowest rank, then leftmost */
-	int32_t a, b;       /* the ids when queued: stale entries are skipped */
-} bpe_cand;
-
-typedef struct {
 	bpe_sym *sym;
-	bpe_cand *heap;
-	size_t sym_cap, heap_cap, n_heap;
+	tok_heap heap;
+	size_t sym_cap, heap_cap;
 } bpe_work;
-
-static bool cand_less(const bpe_cand *x, const bpe_cand *y)
-{
-	return x->rank < y->rank || (x->rank == y->rank && x->left < y->left);
-}
-
-static void heap_push(bpe_work *w, bpe_cand c)
-{
-	size_t i = w->n_heap++;
-
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (!cand_less(&c, &w->heap[p]))
-			break;
-		w->heap[i] = w->heap[p];
-		i = p;
-	}
-	w->heap[i] = c;
-}
-
-static bpe_cand heap_pop(bpe_work *w)
-{
-	bpe_cand top = w->heap[0], last = w->heap[--w->n_heap];
-	size_t i = 0, n = w->n_heap;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && cand_less(&w->heap[c + 1], &w->heap[c]))
-			c++;
-		if (!cand_less(&w->heap[c], &last))
-			break;
-		w->heap[i] = w->heap[c];
-		i = c;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
 
 static void queue_pair(const llorch_tokenizer *t, bpe_work *w, int32_t left)
 {
@@ -148,8 +101,9 @@ static void queue_pair(const llorch_tokenizer *t, bpe_work *w, int32_t left)
 	if (right < 0)
 		return;
 	m = tok_find_merge(t, w->sym[left].id, w->sym[right].id);
+	/* ranks are below 2^24, exact as a float key */
 	if (m)
-		heap_push(w, (bpe_cand){m->rank, left, m->a, m->b});
+		tok_heap_push(&w->heap, (tok_cand){(float)m->rank, left, right, m->a, m->b});
 }
 
 static llorch_status work_reserve(bpe_work *w, size_t n)
@@ -168,11 +122,11 @@ static llorch_status work_reserve(bpe_work *w, size_t n)
 		w->sym_cap = n;
 	}
 	if (heap_need > w->heap_cap) {
-		bpe_cand *h = realloc(w->heap, heap_need * sizeof *h);
+		tok_cand *h = realloc(w->heap.v, heap_need * sizeof *h);
 
 		if (!h)
 			return llorch_error(LLORCH_E_NOMEM, "out of memory for a %zu-byte word", n);
-		w->heap = h;
+		w->heap.v = h;
 		w->heap_cap = heap_need;
 	}
 	return LLORCH_OK;
@@ -191,11 +145,11 @@ static llorch_status bpe_word(const llorch_tokenizer *t, bpe_work *w,
 		w->sym[i] = (bpe_sym){id >= 0 ? id : t->unk, (int32_t)i - 1,
 			i + 1 < n ? (int32_t)i + 1 : -1};
 	}
-	w->n_heap = 0;
+	w->heap.n = 0;
 	for (size_t i = 0; i + 1 < n; i++)
 		queue_pair(t, w, (int32_t)i);
-	while (w->n_heap) {
-		bpe_cand c = heap_pop(w);
+	while (w->heap.n) {
+		tok_cand c = tok_heap_pop(&w->heap);
 		bpe_sym *l = &w->sym[c.left];
 		int32_t r = l->next;
 		const tok_merge *m;
@@ -321,7 +275,7 @@ llorch_status tok_gpt2_encode(const llorch_tokenizer *t, const char *text, size_
 	}
 	pcre2_match_data_free(md);
 	free(w.sym);
-	free(w.heap);
+	free(w.heap.v);
 	free(cache);
 	return st;
 }

@@ -31,63 +31,13 @@ typedef struct {
 static const char spm_space[] = "\xE2\x96\x81"; /* U+2581 '▁' */
 
 typedef struct {
-	float score;
-	int32_t left, right;
-	uint32_t size; /* left + right bytes when queued: stale entries are skipped */
-	int32_t id;
-} spm_cand;
-
-typedef struct {
 	const llorch_tokenizer *t;
 	const char *s; /* the escaped text */
 	spm_sym *sym;
 	spm_node *node;
 	int32_t n_node;
-	spm_cand *heap;
-	size_t n_heap;
+	tok_heap heap;
 } spm_work;
-
-static bool cand_before(const spm_cand *x, const spm_cand *y)
-{
-	return x->score > y->score || (x->score == y->score && x->left < y->left);
-}
-
-static void heap_push(spm_work *w, spm_cand c)
-{
-	size_t i = w->n_heap++;
-
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (!cand_before(&c, &w->heap[p]))
-			break;
-		w->heap[i] = w->heap[p];
-		i = p;
-	}
-	w->heap[i] = c;
-}
-
-static spm_cand heap_pop(spm_work *w)
-{
-	spm_cand top = w->heap[0], last = w->heap[--w->n_heap];
-	size_t i = 0, n = w->n_heap;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && cand_before(&w->heap[c + 1], &w->heap[c]))
-			c++;
-		if (!cand_before(&w->heap[c], &last))
-			break;
-		w->heap[i] = w->heap[c];
-		i = c;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
 
 /* The id of a piece that merging may produce (not a control, byte or
  * unknown token, as in sentencepiece), or -1. */
@@ -117,8 +67,10 @@ static void queue_pair(spm_work *w, int32_t left)
 		return;
 	size = w->sym[left].len + w->sym[right].len;
 	id = mergeable_piece(w->t, w->s + w->sym[left].start, size);
+	/* a: the size when queued, so that stale entries can be told */
 	if (id >= 0)
-		heap_push(w, (spm_cand){w->t->tok[id].score, left, right, size, id});
+		tok_heap_push(&w->heap, (tok_cand){-w->t->tok[id].score, left, right,
+			(int32_t)size, id});
 }
 
 /* Byte fallback for a character that is no piece. */
@@ -184,7 +136,7 @@ static llorch_status spm_run(spm_work *w, const char *s, size_t n, int32_t *stac
 	llorch_status st = LLORCH_OK;
 
 	w->s = s;
-	w->n_heap = 0;
+	w->heap.n = 0;
 	for (size_t i = 0; i < n;) {
 		size_t k = utf8_char_len((const unsigned char *)s + i, n - i);
 
@@ -199,15 +151,16 @@ static llorch_status spm_run(spm_work *w, const char *s, size_t n, int32_t *stac
 	w->n_node = (int32_t)n_sym;
 	for (size_t i = 0; i + 1 < n_sym; i++)
 		queue_pair(w, (int32_t)i);
-	while (w->n_heap) {
-		spm_cand c = heap_pop(w);
+	while (w->heap.n) {
+		tok_cand c = tok_heap_pop(&w->heap);
 		spm_sym *l = &w->sym[c.left], *r = &w->sym[c.right];
+		uint32_t size = (uint32_t)c.a;
 
-		if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != c.size)
+		if (l->len == 0 || r->len == 0 || l->next != c.right || l->len + r->len != size)
 			continue;
-		w->node[w->n_node] = (spm_node){l->node, r->node, l->start, c.size};
+		w->node[w->n_node] = (spm_node){l->node, r->node, l->start, size};
 		l->node = w->n_node++;
-		l->len = c.size;
+		l->len = size;
 		l->next = r->next;
 		if (r->next >= 0)
 			w->sym[r->next].prev = c.left;
@@ -265,9 +218,9 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 	 * most two pairs; the resegment stack never holds more than the nodes */
 	w.sym = malloc(n * sizeof *w.sym);
 	w.node = malloc(2 * n * sizeof *w.node);
-	w.heap = malloc(3 * n * sizeof *w.heap);
+	w.heap.v = malloc(3 * n * sizeof *w.heap.v);
 	stack = malloc((2 * n + 2) * sizeof *stack);
-	if (!w.sym || !w.node || !w.heap || !stack)
+	if (!w.sym || !w.node || !w.heap.v || !stack)
 		st = llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
 	for (size_t from = 0; from < n && st == LLORCH_OK;) {
 		size_t end = segment_end(t, s, from, n);
@@ -277,7 +230,7 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 	}
 	free(w.sym);
 	free(w.node);
-	free(w.heap);
+	free(w.heap.v);
 	free(stack);
 	free(s);
 	return st;

@@ -1,5 +1,6 @@
 /* The tokenizer common to both kinds: building it from a vocabulary, lookup
  * tables, special tokens in the input, encode dispatch and decoding. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,6 +90,48 @@ llorch_status tok_ids_push(tok_ids *o, int32_t id)
 	}
 	o->v[o->n++] = id;
 	return LLORCH_OK;
+}
+
+static bool cand_before(const tok_cand *x, const tok_cand *y)
+{
+	return x->key < y->key || (x->key == y->key && x->left < y->left);
+}
+
+void tok_heap_push(tok_heap *h, tok_cand c)
+{
+	size_t i = h->n++;
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+
+		if (!cand_before(&c, &h->v[p]))
+			break;
+		h->v[i] = h->v[p];
+		i = p;
+	}
+	h->v[i] = c;
+}
+
+tok_cand tok_heap_pop(tok_heap *h)
+{
+	tok_cand top = h->v[0], last = h->v[--h->n];
+	size_t i = 0, n = h->n;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && cand_before(&h->v[c + 1], &h->v[c]))
+			c++;
+		if (!cand_before(&h->v[c], &last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (n)
+		h->v[i] = last;
+	return top;
 }
 
 /* "<0xNN>" with exactly two hex digits: the byte, else -1. */
@@ -416,6 +459,8 @@ static llorch_status build_strings(llorch_tokenizer *t, const tok_spec *s)
 		t->text[text_size + len] = '\0';
 		t->tok[i] = (tok_entry){.off = (uint32_t)text_size, .len = (uint32_t)len,
 			.score = s->scores ? s->scores[i] : 0.0f, .type = type};
+		if (isnan(t->tok[i].score))
+			t->tok[i].score = -INFINITY; /* merged last, and the queue stays ordered */
 		text_size += len + 1;
 	}
 	for (size_t i = 0; i < s->n_vocab; i++)

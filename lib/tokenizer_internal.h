@@ -91,6 +91,23 @@ typedef struct {
 
 llorch_status tok_ids_push(tok_ids *o, int32_t id);
 
+/* A candidate merge in the merge loops' priority queue: the lowest key
+ * first (GPT-2: the merge rank; SentencePiece: minus the score), then the
+ * leftmost. The other fields let the loop tell a stale entry. */
+typedef struct {
+	float key;
+	int32_t left, right;
+	int32_t a, b;
+} tok_cand;
+
+typedef struct {
+	tok_cand *v; /* room for as many entries as the loop can queue */
+	size_t n;
+} tok_heap;
+
+void tok_heap_push(tok_heap *h, tok_cand c);
+tok_cand tok_heap_pop(tok_heap *h);
+
 /* Encoders of one run of plain text (no special tokens in it). For
  * SentencePiece, prefix_space adds the dummy-prefix space. */
 llorch_status tok_gpt2_encode(const llorch_tokenizer *t, const char *text, size_t len,
