@@ -230,6 +230,16 @@ static void dequantize_q4_0(const uint8_t *src, float *y, int64_t nb)
 	}
 }
 
+static void f32_to_f32(const uint8_t *src, float *dst, int64_t n)
+{
+	memmove(dst, src, (size_t)n * sizeof(float));
+}
+
+static void f32_from_f32(const float *src, uint8_t *dst, int64_t n)
+{
+	memmove(dst, src, (size_t)n * sizeof(float));
+}
+
 static void halves_to_f32(const uint8_t *src, float *dst, int64_t n, float (*cvt)(uint16_t))
 {
 	for (int64_t i = 0; i < n; i++) {
@@ -240,7 +250,7 @@ static void halves_to_f32(const uint8_t *src, float *dst, int64_t n, float (*cvt
 	}
 }
 
-static void f32_to_halves(const float *src, uint8_t *dst, int64_t n, uint16_t (*cvt)(float))
+static void halves_from_f32(const float *src, uint8_t *dst, int64_t n, uint16_t (*cvt)(float))
 {
 	for (int64_t i = 0; i < n; i++) {
 		uint16_t h = cvt(src[i]);
@@ -248,6 +258,58 @@ static void f32_to_halves(const float *src, uint8_t *dst, int64_t n, uint16_t (*
 		memcpy(dst + 2 * i, &h, sizeof h);
 	}
 }
+
+static void f16_to_f32(const uint8_t *src, float *dst, int64_t n)
+{
+	halves_to_f32(src, dst, n, llorch_fp16_to_fp32);
+}
+
+static void f16_from_f32(const float *src, uint8_t *dst, int64_t n)
+{
+	halves_from_f32(src, dst, n, llorch_fp32_to_fp16);
+}
+
+static void bf16_to_f32(const uint8_t *src, float *dst, int64_t n)
+{
+	halves_to_f32(src, dst, n, llorch_bf16_to_fp32);
+}
+
+static void bf16_from_f32(const float *src, uint8_t *dst, int64_t n)
+{
+	halves_from_f32(src, dst, n, llorch_fp32_to_bf16);
+}
+
+static void q8_0_to_f32(const uint8_t *src, float *dst, int64_t n)
+{
+	dequantize_q8_0(src, dst, n / LLORCH_QK8_0);
+}
+
+static void q8_0_from_f32(const float *src, uint8_t *dst, int64_t n)
+{
+	quantize_q8_0(src, dst, n / LLORCH_QK8_0);
+}
+
+static void q4_0_to_f32(const uint8_t *src, float *dst, int64_t n)
+{
+	dequantize_q4_0(src, dst, n / LLORCH_QK4_0);
+}
+
+static void q4_0_from_f32(const float *src, uint8_t *dst, int64_t n)
+{
+	quantize_q4_0(src, dst, n / LLORCH_QK4_0);
+}
+
+/* The row conversions of the supported types, n elements at a time. */
+static const struct {
+	void (*to_f32)(const uint8_t *src, float *dst, int64_t n);
+	void (*from_f32)(const float *src, uint8_t *dst, int64_t n);
+} codecs[LLORCH_DT_COUNT] = {
+	[LLORCH_DT_F32] = { f32_to_f32, f32_from_f32 },
+	[LLORCH_DT_F16] = { f16_to_f32, f16_from_f32 },
+	[LLORCH_DT_BF16] = { bf16_to_f32, bf16_from_f32 },
+	[LLORCH_DT_Q8_0] = { q8_0_to_f32, q8_0_from_f32 },
+	[LLORCH_DT_Q4_0] = { q4_0_to_f32, q4_0_from_f32 },
+};
 
 static llorch_status check_row(llorch_dtype t, int64_t n, const void *src, const void *dst)
 {
@@ -266,54 +328,16 @@ llorch_status llorch_dequantize_row(llorch_dtype t, const void *src, float *dst,
 {
 	llorch_status st = check_row(t, n, src, dst);
 
-	if (st != LLORCH_OK)
-		return st;
-	switch (t) {
-	case LLORCH_DT_F32:
-		memmove(dst, src, (size_t)n * sizeof(float));
-		break;
-	case LLORCH_DT_F16:
-		halves_to_f32(src, dst, n, llorch_fp16_to_fp32);
-		break;
-	case LLORCH_DT_BF16:
-		halves_to_f32(src, dst, n, llorch_bf16_to_fp32);
-		break;
-	case LLORCH_DT_Q8_0:
-		dequantize_q8_0(src, dst, n / LLORCH_QK8_0);
-		break;
-	case LLORCH_DT_Q4_0:
-		dequantize_q4_0(src, dst, n / LLORCH_QK4_0);
-		break;
-	default:
-		break;
-	}
-	return LLORCH_OK;
+	if (st == LLORCH_OK)
+		codecs[t].to_f32(src, dst, n);
+	return st;
 }
 
 llorch_status llorch_quantize_row(llorch_dtype t, const float *src, void *dst, int64_t n)
 {
 	llorch_status st = check_row(t, n, src, dst);
 
-	if (st != LLORCH_OK)
-		return st;
-	switch (t) {
-	case LLORCH_DT_F32:
-		memmove(dst, src, (size_t)n * sizeof(float));
-		break;
-	case LLORCH_DT_F16:
-		f32_to_halves(src, dst, n, llorch_fp32_to_fp16);
-		break;
-	case LLORCH_DT_BF16:
-		f32_to_halves(src, dst, n, llorch_fp32_to_bf16);
-		break;
-	case LLORCH_DT_Q8_0:
-		quantize_q8_0(src, dst, n / LLORCH_QK8_0);
-		break;
-	case LLORCH_DT_Q4_0:
-		quantize_q4_0(src, dst, n / LLORCH_QK4_0);
-		break;
-	default:
-		break;
-	}
-	return LLORCH_OK;
+	if (st == LLORCH_OK)
+		codecs[t].from_f32(src, dst, n);
+	return st;
 }

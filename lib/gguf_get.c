@@ -1,89 +1,10 @@
 /* GGUF handle accessors: header facts, metadata by index and by key with type
- * checks (never an abort: a wrong type is LLORCH_E_TYPE), tensor lookups, and
- * the arena and name index the reader fills. */
+ * checks (never an abort: a wrong type is LLORCH_E_TYPE), tensor lookups. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gguf_internal.h"
-
-/* ---- arena ---- */
-
-struct gguf_arena_chunk {
-	struct gguf_arena_chunk *next;
-	size_t cap;
-	size_t used;
-	max_align_t data[];
-};
-
-#define ARENA_FIRST_CHUNK (64u << 10)
-#define ARENA_MAX_CHUNK (16u << 20)
-
-void *gguf_arena_alloc(struct gguf_arena *a, size_t n)
-{
-	struct gguf_arena_chunk *c = a->head;
-	size_t need;
-
-	/* Every block 8-aligned, for the u64/double arrays. */
-	if (!llorch_add_size(n, 7, &need))
-		return NULL;
-	need &= ~(size_t)7;
-	if (!c || c->cap - c->used < need) {
-		size_t cap = a->next_cap ? a->next_cap : ARENA_FIRST_CHUNK;
-		size_t total;
-
-		if (cap < need)
-			cap = need;
-		if (!llorch_add_size(sizeof *c, cap, &total))
-			return NULL;
-		c = malloc(total);
-		if (!c)
-			return NULL;
-		c->cap = cap;
-		c->used = 0;
-		c->next = a->head;
-		a->head = c;
-		if (a->next_cap < ARENA_MAX_CHUNK)
-			a->next_cap = a->next_cap ? a->next_cap * 2 : ARENA_FIRST_CHUNK * 2;
-	}
-	void *p = (unsigned char *)c->data + c->used;
-	c->used += need;
-	return p;
-}
-
-void gguf_arena_free(struct gguf_arena *a)
-{
-	struct gguf_arena_chunk *c = a->head;
-
-	while (c) {
-		struct gguf_arena_chunk *next = c->next;
-
-		free(c);
-		c = next;
-	}
-	a->head = NULL;
-	a->next_cap = 0;
-}
-
-const char *gguf_printable(const char *s, size_t len, char *buf, size_t bufsize)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (o + 8 >= bufsize) {
-			memcpy(buf + o, "...", 4);
-			return buf;
-		}
-		if (ch >= 0x20 && ch < 0x7f && ch != '\'' && ch != '\\')
-			buf[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(buf + o, bufsize - o, "\\x%02x", ch);
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 /* ---- header facts ---- */
 
@@ -315,22 +236,6 @@ llorch_status llorch_gguf_kv_array_string(const llorch_gguf *g, int64_t i,
 
 /* ---- metadata by key ---- */
 
-static int64_t index_find(const struct gguf_index *ix, const char *name,
-		const char *(*name_at)(const llorch_gguf *, int64_t), const llorch_gguf *g)
-{
-	if (!ix->slots || !name)
-		return -1;
-	size_t len = strlen(name);
-	for (size_t i = (size_t)gguf_hash(name, len) & ix->mask; ix->slots[i] != 0;
-			i = (i + 1) & ix->mask) {
-		const char *other = name_at(g, ix->slots[i] - 1);
-
-		if (strcmp(other, name) == 0)
-			return ix->slots[i] - 1;
-	}
-	return -1;
-}
-
 static const char *key_at(const llorch_gguf *g, int64_t i)
 {
 	return g->kvs[i].key;
@@ -343,7 +248,7 @@ static const char *tensor_name_at(const llorch_gguf *g, int64_t i)
 
 int64_t llorch_gguf_find_key(const llorch_gguf *g, const char *key)
 {
-	return index_find(&g->key_index, key, key_at, g);
+	return gguf_index_find(&g->key_index, key, key_at, g);
 }
 
 /* The index of key, or NOTFOUND with a message naming it. */
@@ -420,7 +325,7 @@ const llorch_gguf_tensor *llorch_gguf_tensor_at(const llorch_gguf *g, int64_t i)
 
 const llorch_gguf_tensor *llorch_gguf_find_tensor(const llorch_gguf *g, const char *name)
 {
-	int64_t i = index_find(&g->tensor_index, name, tensor_name_at, g);
+	int64_t i = gguf_index_find(&g->tensor_index, name, tensor_name_at, g);
 
 	return i >= 0 ? &g->tensors[i] : NULL;
 }

@@ -47,6 +47,36 @@ struct gguf_index {
 };
 
 uint64_t gguf_hash(const char *s, size_t len);
+llorch_status gguf_index_init(struct gguf_index *ix, int64_t n);
+/* Inserts position pos under name (len bytes); returns the position already
+ * there under an equal name, else -1. name_at(g, i, &len) gives name i. */
+int64_t gguf_index_insert(struct gguf_index *ix, const char *name, size_t len, int64_t pos,
+		const char *(*name_at)(const llorch_gguf *, int64_t, size_t *), const llorch_gguf *g);
+/* The position of a NUL-terminated name, or -1. */
+int64_t gguf_index_find(const struct gguf_index *ix, const char *name,
+		const char *(*name_at)(const llorch_gguf *, int64_t), const llorch_gguf *g);
+
+/* A bounds-checked read cursor over the whole file; `what` names the item
+ * being parsed, for messages. */
+struct gguf_cursor {
+	const uint8_t *p;
+	size_t size;
+	size_t pos;
+	char what[200];
+};
+
+size_t gguf_left(const struct gguf_cursor *c);
+/* FORMAT: "<what>: file truncated at byte N (need bytes, left)". */
+llorch_status gguf_truncated(const struct gguf_cursor *c, uint64_t need);
+llorch_status gguf_read_bytes(struct gguf_cursor *c, void *dst, size_t n);
+/* An n-byte (1..8) little-endian unsigned integer. */
+llorch_status gguf_read_uint(struct gguf_cursor *c, size_t n, uint64_t *out);
+llorch_status gguf_read_u32(struct gguf_cursor *c, uint32_t *out);
+/* A string of at most cap bytes, copied into the arena with a NUL. */
+llorch_status gguf_read_string(struct gguf_cursor *c, struct gguf_arena *a, uint64_t cap,
+		const char **out, size_t *len);
+/* The value of kv (whose type is set and known), arrays included. */
+llorch_status gguf_read_value(struct gguf_cursor *c, struct gguf_arena *a, struct gguf_kv *kv);
 
 struct llorch_gguf {
 	const uint8_t *base;

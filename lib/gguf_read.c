@@ -24,300 +24,6 @@
 #define MIN_KV_BYTES (8 + 1 + 4 + 1)              /* key "x", type, a u8 */
 #define MIN_TENSOR_INFO_BYTES (8 + 1 + 4 + 8 + 4 + 8) /* name "x", 1 dim */
 
-/* A read cursor over the whole file; `what` names the item being parsed,
- * for messages. */
-struct cursor {
-	const uint8_t *p;
-	size_t size;
-	size_t pos;
-	char what[200];
-};
-
-static size_t left(const struct cursor *c)
-{
-	return c->size - c->pos;
-}
-
-static llorch_status truncated(const struct cursor *c, uint64_t need)
-{
-	return llorch_error(LLORCH_E_FORMAT,
-			"%s: file truncated at byte %zu (%llu bytes needed, %zu left)",
-			c->what, c->pos, (unsigned long long)need, left(c));
-}
-
-static llorch_status read_bytes(struct cursor *c, void *dst, size_t n)
-{
-	if (n > left(c))
-		return truncated(c, n);
-	memcpy(dst, c->p + c->pos, n);
-	c->pos += n;
-	return LLORCH_OK;
-}
-
-/* Little-endian loads, independent of the host's byte order. */
-static uint64_t load_le(const uint8_t *b, size_t n)
-{
-	uint64_t v = 0;
-
-	for (size_t i = n; i-- > 0;)
-		v = (v << 8) | b[i];
-	return v;
-}
-
-static bool host_is_little_endian(void)
-{
-	const uint16_t one = 1;
-	uint8_t first;
-
-	memcpy(&first, &one, 1);
-	return first == 1;
-}
-
-static llorch_status read_uint(struct cursor *c, size_t n, uint64_t *out)
-{
-	*out = 0;
-	if (n > left(c))
-		return truncated(c, n);
-	*out = load_le(c->p + c->pos, n);
-	c->pos += n;
-	return LLORCH_OK;
-}
-
-static llorch_status read_u32(struct cursor *c, uint32_t *out)
-{
-	uint64_t v;
-	llorch_status st = read_uint(c, 4, &v);
-
-	*out = (uint32_t)v;
-	return st;
-}
-
-/* A string: checked against the cap and the bytes left, then copied into the
- * arena with a NUL. */
-static llorch_status read_string(struct cursor *c, struct gguf_arena *a, uint64_t cap,
-		const char **out, size_t *len)
-{
-	uint64_t n;
-	char *s;
-	llorch_status st = read_uint(c, 8, &n);
-
-	if (st != LLORCH_OK)
-		return st;
-	if (n > cap)
-		return llorch_error(LLORCH_E_FORMAT, "%s: string length %llu exceeds the limit of %llu",
-				c->what, (unsigned long long)n, (unsigned long long)cap);
-	if (n > left(c))
-		return llorch_error(LLORCH_E_FORMAT,
-				"%s: string length %llu is past the end of the file (%zu bytes left)",
-				c->what, (unsigned long long)n, left(c));
-	s = gguf_arena_alloc(a, (size_t)n + 1);
-	if (!s)
-		return llorch_error(LLORCH_E_NOMEM, "%s: out of memory", c->what);
-	memcpy(s, c->p + c->pos, (size_t)n);
-	s[n] = '\0';
-	c->pos += (size_t)n;
-	*out = s;
-	*len = (size_t)n;
-	return LLORCH_OK;
-}
-
-size_t gguf_vtype_size(llorch_gguf_vtype t)
-{
-	switch (t) {
-	case LLORCH_GGUF_UINT8:
-	case LLORCH_GGUF_INT8:
-	case LLORCH_GGUF_BOOL: return 1;
-	case LLORCH_GGUF_UINT16:
-	case LLORCH_GGUF_INT16: return 2;
-	case LLORCH_GGUF_UINT32:
-	case LLORCH_GGUF_INT32:
-	case LLORCH_GGUF_FLOAT32: return 4;
-	case LLORCH_GGUF_UINT64:
-	case LLORCH_GGUF_INT64:
-	case LLORCH_GGUF_FLOAT64: return 8;
-	default: return 0;
-	}
-}
-
-/* A scalar of type t from b (its little-endian bytes). */
-static void decode_scalar(struct gguf_kv *kv, llorch_gguf_vtype t, const uint8_t *b)
-{
-	uint64_t raw = load_le(b, gguf_vtype_size(t));
-	float f32;
-	uint32_t r32 = (uint32_t)raw;
-
-	switch (t) {
-	case LLORCH_GGUF_INT8: kv->num.i = (int8_t)(uint8_t)raw; break;
-	case LLORCH_GGUF_INT16: kv->num.i = (int16_t)(uint16_t)raw; break;
-	case LLORCH_GGUF_INT32: kv->num.i = (int32_t)r32; break;
-	case LLORCH_GGUF_INT64: kv->num.i = (int64_t)raw; break;
-	case LLORCH_GGUF_FLOAT32:
-		memcpy(&f32, &r32, sizeof f32);
-		kv->num.f = f32;
-		break;
-	case LLORCH_GGUF_FLOAT64: memcpy(&kv->num.f, &raw, sizeof kv->num.f); break;
-	default: kv->num.u = raw; break;
-	}
-}
-
-static llorch_status check_bools(const struct cursor *c, const uint8_t *b, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (b[i] > 1)
-			return llorch_error(LLORCH_E_FORMAT, "%s: bool element %llu is %u, not 0 or 1",
-					c->what, (unsigned long long)i, b[i]);
-	return LLORCH_OK;
-}
-
-/* An array's element count has already been bounded by the bytes left, so
- * every allocation below is at most a small multiple of the file's size. */
-static llorch_status read_array(struct cursor *c, struct gguf_arena *a, struct gguf_kv *kv)
-{
-	uint32_t elem;
-	uint64_t n;
-	llorch_status st;
-
-	if ((st = read_u32(c, &elem)) != LLORCH_OK || (st = read_uint(c, 8, &n)) != LLORCH_OK)
-		return st;
-	if (elem == LLORCH_GGUF_ARRAY)
-		return llorch_error(LLORCH_E_FORMAT, "%s: arrays of arrays are not allowed", c->what);
-	if (elem >= LLORCH_GGUF_VTYPE_COUNT)
-		return llorch_error(LLORCH_E_FORMAT, "%s: unknown array element type %u", c->what, elem);
-	if (n > GGUF_MAX_ARRAY_LEN)
-		return llorch_error(LLORCH_E_FORMAT, "%s: array of %llu elements exceeds the limit of %llu",
-				c->what, (unsigned long long)n, (unsigned long long)GGUF_MAX_ARRAY_LEN);
-	kv->elem = (llorch_gguf_vtype)elem;
-	kv->n = n;
-	if (elem == LLORCH_GGUF_STRING) {
-		const char **strs;
-		size_t *lens;
-
-		if (n > left(c) / 8)
-			return llorch_error(LLORCH_E_FORMAT,
-					"%s: %llu strings cannot fit in the %zu bytes left",
-					c->what, (unsigned long long)n, left(c));
-		strs = gguf_arena_alloc(a, (size_t)n * sizeof *strs);
-		lens = gguf_arena_alloc(a, (size_t)n * sizeof *lens);
-		if (!strs || !lens)
-			return llorch_error(LLORCH_E_NOMEM, "%s: out of memory", c->what);
-		for (uint64_t i = 0; i < n; i++) {
-			st = read_string(c, a, GGUF_MAX_STRING_LEN, &strs[i], &lens[i]);
-			if (st != LLORCH_OK) {
-				/* Say which element failed. */
-				char msg[1024];
-
-				snprintf(msg, sizeof msg, "%s", llorch_last_error());
-				return llorch_error(st, "%s (element %llu)", msg, (unsigned long long)i);
-			}
-		}
-		kv->arr = strs;
-		kv->lens = lens;
-		return LLORCH_OK;
-	}
-	size_t esize = gguf_vtype_size(kv->elem);
-	if (n > left(c) / esize)
-		return llorch_error(LLORCH_E_FORMAT,
-				"%s: %llu elements of %zu bytes are past the end of the file (%zu bytes left)",
-				c->what, (unsigned long long)n, esize, left(c));
-	size_t bytes = (size_t)n * esize;
-	void *copy = gguf_arena_alloc(a, bytes ? bytes : 1);
-
-	if (!copy)
-		return llorch_error(LLORCH_E_NOMEM, "%s: out of memory", c->what);
-	if (elem == LLORCH_GGUF_BOOL &&
-			(st = check_bools(c, c->p + c->pos, n)) != LLORCH_OK)
-		return st;
-	memcpy(copy, c->p + c->pos, bytes);
-	/* Stored in host order for the getters; files are little-endian. */
-	if (esize > 1 && !host_is_little_endian()) {
-		for (size_t i = 0; i < bytes; i += esize) {
-			uint8_t *e = (uint8_t *)copy + i;
-
-			for (size_t k = 0; k < esize / 2; k++) {
-				uint8_t t = e[k];
-
-				e[k] = e[esize - 1 - k];
-				e[esize - 1 - k] = t;
-			}
-		}
-	}
-	c->pos += bytes;
-	kv->arr = copy;
-	return LLORCH_OK;
-}
-
-static llorch_status read_value(struct cursor *c, struct gguf_arena *a, struct gguf_kv *kv)
-{
-	size_t size;
-
-	switch (kv->type) {
-	case LLORCH_GGUF_STRING:
-		return read_string(c, a, GGUF_MAX_STRING_LEN, &kv->str, &kv->len);
-	case LLORCH_GGUF_ARRAY:
-		return read_array(c, a, kv);
-	default:
-		size = gguf_vtype_size(kv->type);
-		if (size > left(c))
-			return truncated(c, size);
-		if (kv->type == LLORCH_GGUF_BOOL) {
-			if (c->p[c->pos] > 1)
-				return llorch_error(LLORCH_E_FORMAT, "%s: bool value is %u, not 0 or 1",
-						c->what, c->p[c->pos]);
-		}
-		decode_scalar(kv, kv->type, c->p + c->pos);
-		c->pos += size;
-		return LLORCH_OK;
-	}
-}
-
-/* ---- name index (duplicate detection and lookups) ---- */
-
-uint64_t gguf_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-static llorch_status index_init(struct gguf_index *ix, int64_t n)
-{
-	size_t cap = 16;
-
-	while (cap < (size_t)n * 2)
-		cap *= 2;
-	ix->slots = calloc(cap, sizeof *ix->slots);
-	if (!ix->slots)
-		return llorch_error(LLORCH_E_NOMEM, "out of memory for an index of %lld names",
-				(long long)n);
-	ix->mask = cap - 1;
-	return LLORCH_OK;
-}
-
-/* Inserts position pos under name; returns the position already there for an
- * equal name, else -1. names(i) gives the name at position i. */
-static int64_t index_insert(struct gguf_index *ix, const char *name, size_t len, int64_t pos,
-		const char *(*name_at)(const llorch_gguf *, int64_t, size_t *), const llorch_gguf *g)
-{
-	size_t i = (size_t)gguf_hash(name, len) & ix->mask;
-
-	for (;; i = (i + 1) & ix->mask) {
-		size_t other_len;
-		const char *other;
-
-		if (ix->slots[i] == 0) {
-			ix->slots[i] = pos + 1;
-			return -1;
-		}
-		other = name_at(g, ix->slots[i] - 1, &other_len);
-		if (other_len == len && memcmp(other, name, len) == 0)
-			return ix->slots[i] - 1;
-	}
-}
-
 static const char *kv_name_at(const llorch_gguf *g, int64_t i, size_t *len)
 {
 	*len = g->kvs[i].key_len;
@@ -332,7 +38,7 @@ static const char *tensor_name_at(const llorch_gguf *g, int64_t i, size_t *len)
 
 /* ---- header, metadata, tensor infos ---- */
 
-static llorch_status read_header(struct cursor *c, llorch_gguf *g, uint64_t *n_tensors,
+static llorch_status read_header(struct gguf_cursor *c, llorch_gguf *g, uint64_t *n_tensors,
 		uint64_t *n_kv)
 {
 	uint8_t magic[4];
@@ -341,8 +47,8 @@ static llorch_status read_header(struct cursor *c, llorch_gguf *g, uint64_t *n_t
 	snprintf(c->what, sizeof c->what, "header");
 	if (c->size < 4 || memcmp(c->p, "GGUF", 4) != 0)
 		return llorch_error(LLORCH_E_FORMAT, "not a GGUF file (no 'GGUF' magic)");
-	if ((st = read_bytes(c, magic, 4)) != LLORCH_OK ||
-			(st = read_u32(c, &g->version)) != LLORCH_OK)
+	if ((st = gguf_read_bytes(c, magic, 4)) != LLORCH_OK ||
+			(st = gguf_read_u32(c, &g->version)) != LLORCH_OK)
 		return st;
 	if (g->version != 0 && (g->version & 0xffff) == 0)
 		return llorch_error(LLORCH_E_UNSUPPORTED,
@@ -355,19 +61,19 @@ static llorch_status read_header(struct cursor *c, llorch_gguf *g, uint64_t *n_t
 	if (g->version > 3)
 		return llorch_error(LLORCH_E_UNSUPPORTED, "GGUF version %u is not supported (only 2 and 3)",
 				g->version);
-	if ((st = read_uint(c, 8, n_tensors)) != LLORCH_OK ||
-			(st = read_uint(c, 8, n_kv)) != LLORCH_OK)
+	if ((st = gguf_read_uint(c, 8, n_tensors)) != LLORCH_OK ||
+			(st = gguf_read_uint(c, 8, n_kv)) != LLORCH_OK)
 		return st;
-	if (*n_kv > left(c) / MIN_KV_BYTES)
+	if (*n_kv > gguf_left(c) / MIN_KV_BYTES)
 		return llorch_error(LLORCH_E_FORMAT, "header: %llu metadata entries cannot fit in the %zu bytes left",
-				(unsigned long long)*n_kv, left(c));
-	if (*n_tensors > left(c) / MIN_TENSOR_INFO_BYTES)
+				(unsigned long long)*n_kv, gguf_left(c));
+	if (*n_tensors > gguf_left(c) / MIN_TENSOR_INFO_BYTES)
 		return llorch_error(LLORCH_E_FORMAT, "header: %llu tensor infos cannot fit in the %zu bytes left",
-				(unsigned long long)*n_tensors, left(c));
+				(unsigned long long)*n_tensors, gguf_left(c));
 	return LLORCH_OK;
 }
 
-static llorch_status read_kvs(struct cursor *c, llorch_gguf *g, uint64_t n_kv)
+static llorch_status read_kvs(struct gguf_cursor *c, llorch_gguf *g, uint64_t n_kv)
 {
 	char name[96];
 	llorch_status st;
@@ -376,7 +82,7 @@ static llorch_status read_kvs(struct cursor *c, llorch_gguf *g, uint64_t n_kv)
 	if (!g->kvs)
 		return llorch_error(LLORCH_E_NOMEM, "out of memory for %llu metadata entries",
 				(unsigned long long)n_kv);
-	if ((st = index_init(&g->key_index, (int64_t)n_kv)) != LLORCH_OK)
+	if ((st = gguf_index_init(&g->key_index, (int64_t)n_kv)) != LLORCH_OK)
 		return st;
 	for (uint64_t i = 0; i < n_kv; i++) {
 		struct gguf_kv *kv = &g->kvs[i];
@@ -384,7 +90,7 @@ static llorch_status read_kvs(struct cursor *c, llorch_gguf *g, uint64_t n_kv)
 		int64_t dup;
 
 		snprintf(c->what, sizeof c->what, "metadata entry %llu: key", (unsigned long long)i);
-		if ((st = read_string(c, &g->arena, GGUF_MAX_KEY_LEN, &kv->key, &kv->key_len)) != LLORCH_OK)
+		if ((st = gguf_read_string(c, &g->arena, GGUF_MAX_KEY_LEN, &kv->key, &kv->key_len)) != LLORCH_OK)
 			return st;
 		gguf_printable(kv->key, kv->key_len, name, sizeof name);
 		if (kv->key_len == 0)
@@ -393,16 +99,16 @@ static llorch_status read_kvs(struct cursor *c, llorch_gguf *g, uint64_t n_kv)
 		if (memchr(kv->key, '\0', kv->key_len))
 			return llorch_error(LLORCH_E_FORMAT, "key '%s': contains a NUL byte", name);
 		snprintf(c->what, sizeof c->what, "key '%s'", name);
-		dup = index_insert(&g->key_index, kv->key, kv->key_len, (int64_t)i, kv_name_at, g);
+		dup = gguf_index_insert(&g->key_index, kv->key, kv->key_len, (int64_t)i, kv_name_at, g);
 		if (dup >= 0)
 			return llorch_error(LLORCH_E_FORMAT, "key '%s': duplicate (entries %lld and %llu)",
 					name, (long long)dup, (unsigned long long)i);
-		if ((st = read_u32(c, &type)) != LLORCH_OK)
+		if ((st = gguf_read_u32(c, &type)) != LLORCH_OK)
 			return st;
 		if (type >= LLORCH_GGUF_VTYPE_COUNT)
 			return llorch_error(LLORCH_E_FORMAT, "key '%s': unknown value type %u", name, type);
 		kv->type = (llorch_gguf_vtype)type;
-		if ((st = read_value(c, &g->arena, kv)) != LLORCH_OK)
+		if ((st = gguf_read_value(c, &g->arena, kv)) != LLORCH_OK)
 			return st;
 		g->n_kv = (int64_t)i + 1;
 	}
@@ -463,7 +169,7 @@ static llorch_status check_shape(const char *name, llorch_gguf_tensor *t, uint32
 	return LLORCH_OK;
 }
 
-static llorch_status read_tensor_infos(struct cursor *c, llorch_gguf *g, uint64_t n_tensors)
+static llorch_status read_tensor_infos(struct gguf_cursor *c, llorch_gguf *g, uint64_t n_tensors)
 {
 	char name[96];
 	llorch_status st;
@@ -472,7 +178,7 @@ static llorch_status read_tensor_infos(struct cursor *c, llorch_gguf *g, uint64_
 	if (!g->tensors)
 		return llorch_error(LLORCH_E_NOMEM, "out of memory for %llu tensor infos",
 				(unsigned long long)n_tensors);
-	if ((st = index_init(&g->tensor_index, (int64_t)n_tensors)) != LLORCH_OK)
+	if ((st = gguf_index_init(&g->tensor_index, (int64_t)n_tensors)) != LLORCH_OK)
 		return st;
 	for (uint64_t i = 0; i < n_tensors; i++) {
 		llorch_gguf_tensor *t = &g->tensors[i];
@@ -482,7 +188,7 @@ static llorch_status read_tensor_infos(struct cursor *c, llorch_gguf *g, uint64_
 		int64_t dup;
 
 		snprintf(c->what, sizeof c->what, "tensor info %llu: name", (unsigned long long)i);
-		if ((st = read_string(c, &g->arena, GGUF_MAX_STRING_LEN, &tname, &len)) != LLORCH_OK)
+		if ((st = gguf_read_string(c, &g->arena, GGUF_MAX_STRING_LEN, &tname, &len)) != LLORCH_OK)
 			return st;
 		gguf_printable(tname, len, name, sizeof name);
 		if (len == 0)
@@ -495,11 +201,11 @@ static llorch_status read_tensor_infos(struct cursor *c, llorch_gguf *g, uint64_
 			return llorch_error(LLORCH_E_FORMAT, "tensor '%s': name contains a NUL byte", name);
 		t->name = tname;
 		snprintf(c->what, sizeof c->what, "tensor '%s'", name);
-		dup = index_insert(&g->tensor_index, tname, len, (int64_t)i, tensor_name_at, g);
+		dup = gguf_index_insert(&g->tensor_index, tname, len, (int64_t)i, tensor_name_at, g);
 		if (dup >= 0)
 			return llorch_error(LLORCH_E_FORMAT, "tensor '%s': duplicate name (tensors %lld and %llu)",
 					name, (long long)dup, (unsigned long long)i);
-		if ((st = read_u32(c, &t->n_dims)) != LLORCH_OK)
+		if ((st = gguf_read_u32(c, &t->n_dims)) != LLORCH_OK)
 			return st;
 		if (t->n_dims == 0 || t->n_dims > LLORCH_GGUF_MAX_DIMS)
 			return llorch_error(LLORCH_E_FORMAT, "tensor '%s': %u dimensions (must be 1 to %d)",
@@ -507,14 +213,14 @@ static llorch_status read_tensor_infos(struct cursor *c, llorch_gguf *g, uint64_
 		for (uint32_t d = 0; d < LLORCH_GGUF_MAX_DIMS; d++) {
 			uint64_t ne = 1;
 
-			if (d < t->n_dims && (st = read_uint(c, 8, &ne)) != LLORCH_OK)
+			if (d < t->n_dims && (st = gguf_read_uint(c, 8, &ne)) != LLORCH_OK)
 				return st;
 			if (ne > INT64_MAX)
 				return llorch_error(LLORCH_E_FORMAT, "tensor '%s': dimension %u is %llu, beyond int64",
 						name, d, (unsigned long long)ne);
 			t->ne[d] = (int64_t)ne;
 		}
-		if ((st = read_u32(c, &type)) != LLORCH_OK || (st = read_uint(c, 8, &t->offset)) != LLORCH_OK)
+		if ((st = gguf_read_u32(c, &type)) != LLORCH_OK || (st = gguf_read_uint(c, 8, &t->offset)) != LLORCH_OK)
 			return st;
 		if ((st = check_shape(name, t, type)) != LLORCH_OK)
 			return st;
@@ -590,7 +296,7 @@ static llorch_status check_tensor_data(llorch_gguf *g)
 
 static llorch_status parse(llorch_gguf *g)
 {
-	struct cursor c = { .p = g->base, .size = g->size };
+	struct gguf_cursor c = { .p = g->base, .size = g->size };
 	uint64_t n_tensors = 0, n_kv = 0;
 	llorch_status st;
 
@@ -706,3 +412,4 @@ void llorch_gguf_free(llorch_gguf *g)
 	gguf_arena_free(&g->arena);
 	free(g);
 }
+

@@ -8,7 +8,12 @@
  *
  * Metadata is parsed into memory owned by the handle (strings NUL-terminated,
  * numeric arrays copied to aligned storage), so getters never return pointers
- * into the mapping except for tensor data.
+ * into the mapping except for tensor data. A loaded handle is never modified,
+ * so any number of threads may read it at once.
+ *
+ * Limits on top of the bytes-remaining checks: keys up to 65535 bytes,
+ * strings up to 2^30 bytes, arrays up to 2^30 elements, general.alignment up
+ * to 2^20. Keys and tensor names must not contain NUL bytes.
  */
 #ifndef LLORCH_GGUF_H
 #define LLORCH_GGUF_H
@@ -96,7 +101,10 @@ void llorch_gguf_free(llorch_gguf *g);
 
 uint32_t llorch_gguf_version(const llorch_gguf *g);
 size_t llorch_gguf_alignment(const llorch_gguf *g);
-size_t llorch_gguf_data_offset(const llorch_gguf *g); /* of the tensor data section */
+/* Where the tensor data section starts: the end of the tensor infos padded to
+ * the alignment (past file_size only in a file without tensors, which need
+ * not carry that padding). */
+size_t llorch_gguf_data_offset(const llorch_gguf *g);
 size_t llorch_gguf_file_size(const llorch_gguf *g);
 
 /* Metadata by index. */
