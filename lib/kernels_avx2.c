@@ -14,6 +14,14 @@ static inline float hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+static inline int32_t hsum_epi32(__m256i s)
+{
+	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+	return _mm_cvtsi128_si32(h);
+}
+
 static inline __m256 load_f16x8(const uint8_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
@@ -115,9 +123,39 @@ static void rows_q4_0(const uint8_t *W, size_t rb, const void *x, int64_t n, flo
 	rows_quant(true, W, rb, x, n, y, n_rows);
 }
 
+/* As llorch_quantize_act_scalar, bit for bit (see kernels_avx512.c). */
+static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
+{
+	const __m256 sign = _mm256_set1_ps(-0.0f);
+
+	for (int64_t b = 0; b < n / 32; b++) {
+		__m256 v[4], m;
+		__m256i q[4];
+		for (int k = 0; k < 4; k++)
+			v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
+		m = _mm256_max_ps(_mm256_max_ps(_mm256_andnot_ps(sign, v[0]), _mm256_andnot_ps(sign, v[1])),
+				_mm256_max_ps(_mm256_andnot_ps(sign, v[2]), _mm256_andnot_ps(sign, v[3])));
+		__m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+		h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+		h = _mm_max_ss(h, _mm_movehdup_ps(h));
+		float d = _mm_cvtss_f32(h) / 127.0f;
+		__m256 id = _mm256_set1_ps(d != 0 ? 1.0f / d : 0.0f);
+		for (int k = 0; k < 4; k++)
+			q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], id));
+		__m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+		/* packs works within 128-bit lanes; the permute restores order */
+		__m256i p16 = _mm256_packs_epi32(q[0], q[1]), p16b = _mm256_packs_epi32(q[2], q[3]);
+		__m256i p8 = _mm256_packs_epi16(p16, p16b);
+		p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+		_mm256_storeu_si256((__m256i *)(void *)out[b].qs, p8);
+		out[b].d = d;
+		out[b].s = d * (float)hsum_epi32(sum);
+	}
+}
+
 const llorch_kernel_set llorch_kernels_avx2 = {
 	.name = "avx2",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
-	.quantize_act = llorch_quantize_act_scalar,
+	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
 };

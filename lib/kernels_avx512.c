@@ -191,16 +191,37 @@ Q_KERNEL(rows_q4_0_bw, 1, dot_u8s8_bw, )
 Q_KERNEL(rows_q8_0_vnni, 0, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
 Q_KERNEL(rows_q4_0_vnni, 1, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
 
+/* As llorch_quantize_act_scalar, bit for bit: the same amax, d and 1 / d,
+ * and round-to-nearest-even conversion (lrintf's default mode). */
+static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
+{
+	const __m512 sign = _mm512_set1_ps(-0.0f);
+
+	for (int64_t b = 0; b < n / 32; b++) {
+		__m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+		__m512 m = _mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1));
+		float amax = _mm512_reduce_max_ps(m);
+		float d = amax / 127.0f;
+		__m512 id = _mm512_set1_ps(d != 0 ? 1.0f / d : 0.0f);
+		__m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, id));
+		__m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, id));
+		_mm_storeu_si128((__m128i *)(void *)out[b].qs, _mm512_cvtepi32_epi8(q0));
+		_mm_storeu_si128((__m128i *)(void *)(out[b].qs + 16), _mm512_cvtepi32_epi8(q1));
+		out[b].d = d;
+		out[b].s = d * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+	}
+}
+
 const llorch_kernel_set llorch_kernels_avx512 = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0_bw, rows_q4_0_bw },
-	.quantize_act = llorch_quantize_act_scalar,
+	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
 };
 
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0_vnni, rows_q4_0_vnni },
-	.quantize_act = llorch_quantize_act_scalar,
+	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
 };

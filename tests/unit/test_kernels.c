@@ -283,6 +283,37 @@ static void test_fp16_all_values(void **state)
 	}
 }
 
+/* Each level's activation quantizer matches the portable one bit for bit. */
+static void test_quantize_act_levels(void **state)
+{
+	enum { N = 32 * 40 };
+	const llorch_kernel_set *sets[] = {&llorch_kernels_avx2, &llorch_kernels_avx512};
+	const char *names[] = {"avx2", "avx512"};
+	const char *now = llorch_simd_level();
+	float *x = random_x(N);
+	llorch_block_q8a want[N / 32], got[N / 32];
+
+	(void)state;
+	for (int i = 32; i < 64; i++)
+		x[i] = 0;                /* an all-zero block: d = 0 */
+	x[70] = 1e30f;                   /* one huge value squashes its block */
+	x[100] = -0.5f * x[101];         /* a tie after scaling is not special */
+	llorch_quantize_act_scalar(x, want, N);
+	for (int l = 0; l < 2; l++) {
+		if (!llorch_simd_set(names[l]))
+			continue;
+		memset(got, 0x55, sizeof got);
+		sets[l]->quantize_act(x, got, N);
+		for (int b = 0; b < N / 32; b++) {
+			assert_memory_equal(got[b].qs, want[b].qs, 32);
+			assert_true(got[b].d == want[b].d);
+			assert_true(got[b].s == want[b].s);
+		}
+	}
+	assert_true(llorch_simd_set(now));
+	free(x);
+}
+
 static void test_weight_bytes(void **state)
 {
 	(void)state;
@@ -313,6 +344,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fp16_all_values),
 		cmocka_unit_test(test_weight_bytes),
+		cmocka_unit_test(test_quantize_act_levels),
 		cmocka_unit_test(test_simd_level_names),
 		cmocka_unit_test(test_matvec),
 		cmocka_unit_test(test_matmul),
