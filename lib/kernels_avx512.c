@@ -212,16 +212,66 @@ static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
 	}
 }
 
+/* Rows to float for packing GEMM panels: with the portable conversion the
+ * packing, not the multiply, would bound F16 and quantized prompts. */
+static void dequantize(int kt, const uint8_t *src, float *dst, int64_t n)
+{
+	int64_t i = 0;
+
+	switch (kt) {
+	case LLORCH_KT_F16:
+		for (; i + 16 <= n; i += 16)
+			_mm512_storeu_ps(dst + i, load_f16x16(src + 2 * i));
+		break;
+	case LLORCH_KT_BF16:
+		for (; i + 16 <= n; i += 16)
+			_mm512_storeu_ps(dst + i, load_bf16x16(src + 2 * i));
+		break;
+	case LLORCH_KT_Q8_0:
+		for (; i < n; i += 32) {
+			const uint8_t *blk = src + (size_t)(i / 32) * sizeof(llorch_block_q8_0);
+			__m256i q = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
+			__m512 d = _mm512_set1_ps(_cvtsh_ss(llorch_kh_load16(blk)));
+			_mm512_storeu_ps(dst + i, _mm512_mul_ps(d, _mm512_cvtepi32_ps(
+					_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)))));
+			_mm512_storeu_ps(dst + i + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(
+					_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)))));
+		}
+		break;
+	case LLORCH_KT_Q4_0:
+		for (; i < n; i += 32) {
+			const uint8_t *blk = src + (size_t)(i / 32) * sizeof(llorch_block_q4_0);
+			__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
+			__m128i lo = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+			__m128i hi = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+			__m512 d = _mm512_set1_ps(_cvtsh_ss(llorch_kh_load16(blk)));
+			__m512i eight = _mm512_set1_epi32(8);
+			_mm512_storeu_ps(dst + i, _mm512_mul_ps(d, _mm512_cvtepi32_ps(
+					_mm512_sub_epi32(_mm512_cvtepu8_epi32(lo), eight))));
+			_mm512_storeu_ps(dst + i + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(
+					_mm512_sub_epi32(_mm512_cvtepu8_epi32(hi), eight))));
+		}
+		break;
+	default:
+		break;
+	}
+	/* F32 rows and the tails of float rows */
+	if (i < n)
+		llorch_dequantize_scalar(kt, src + (kt == LLORCH_KT_F32 ? 4 : 2) * i, dst + i, n - i);
+}
+
 const llorch_kernel_set llorch_kernels_avx512 = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0_bw, rows_q4_0_bw },
 	.quantize_act = quantize_act,
-	.dequantize = llorch_dequantize_scalar,
+	.dequantize = dequantize,
+	.gemm_panel = llorch_gemm_panel_avx512,
 };
 
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0_vnni, rows_q4_0_vnni },
 	.quantize_act = quantize_act,
-	.dequantize = llorch_dequantize_scalar,
+	.dequantize = dequantize,
+	.gemm_panel = llorch_gemm_panel_avx512,
 };

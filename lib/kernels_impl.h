@@ -41,7 +41,16 @@ typedef struct {
 	/* dst (n) = W row src (n values of the kernel's type) as float; n a
 	 * multiple of 32 for quantized types. */
 	void (*dequantize)(int kt, const uint8_t *src, float *dst, int64_t n);
+	/* Optional (else sgemm): Y (n_tok, n_cols <= 32; rows ldy apart) =
+	 * X (n_tok, K) . P with P a panel of 32 weight rows packed as (K, 32). */
+	void (*gemm_panel)(const float *X, int64_t n_tok, int64_t K, const float *P,
+			int n_cols, float *Y, int64_t ldy);
 } llorch_kernel_set;
+
+#define LLORCH_PANEL 32
+
+void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,
+		int n_cols, float *Y, int64_t ldy);
 
 /* The portable implementations, shared by every level where SIMD would not
  * pay: x is quantized once per matvec, tiles are dequantized once per

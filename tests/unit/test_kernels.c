@@ -239,6 +239,10 @@ static void matvec_all(llorch_threadpool *const *pools)
 				for (int n = 0; n < 4; n++)
 					if (n_ins[a] * n_outs[b] <= 600000 || n == 1)
 						check_matvec(types[ti], n_ins[a], n_outs[b], pools[n]);
+	/* float weights take any row length: vector bodies plus scalar tails */
+	for (size_t ti = 0; ti < 3; ti++)
+		for (int64_t n_in = 1; n_in <= 41; n_in += 4)
+			check_matvec(types[ti], n_in, 9, pools[n_in % 4]);
 }
 
 static void test_matvec(void **state)
@@ -256,6 +260,8 @@ static void matmul_all(llorch_threadpool *const *pools)
 			check_matmul(types[ti], 96, 37, n_toks[k], pools[k % 4]);
 			if (k % 3 == 0)
 				check_matmul(types[ti], 800 - 32, 131, n_toks[k], pools[(k + 1) % 4]);
+			if (ti < 3)
+				check_matmul(types[ti], 45 + 2 * (int64_t)k, 33, n_toks[k], pools[k % 4]);
 		}
 }
 
