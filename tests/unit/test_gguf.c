@@ -356,6 +356,13 @@ static void test_gpt2_vocab(void **state)
 	assert_int_equal(iv, 50256);
 	assert_status(llorch_gguf_get_string(g, "general.architecture", &s, &len), LLORCH_OK);
 	assert_string_equal(s, "gpt2");
+	assert_status(llorch_gguf_get_string(g, "general.name", &s, &len), LLORCH_OK);
+	assert_string_equal(s, "gpt-2");
+	assert_status(llorch_gguf_get_int(g, "gpt2.context_length", &iv), LLORCH_OK);
+	assert_int_equal(iv, 1024);
+	double eps;
+	assert_status(llorch_gguf_get_float(g, "gpt2.attention.layer_norm_epsilon", &eps), LLORCH_OK);
+	assert_true(eps == (double)1e-5f);
 	llorch_gguf_free(g);
 	free(path);
 }
@@ -399,6 +406,16 @@ static void test_llama_vocab(void **state)
 	assert_int_equal(iv, 0);
 	assert_status(llorch_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &bv), LLORCH_OK);
 	assert_true(bv);
+	assert_status(llorch_gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &bv), LLORCH_OK);
+	assert_false(bv);
+	assert_status(llorch_gguf_get_string(g, "general.name", &s, &len), LLORCH_OK);
+	assert_string_equal(s, "llama-spm");
+	assert_status(llorch_gguf_get_int(g, "llama.vocab_size", &iv), LLORCH_OK);
+	assert_int_equal(iv, 32000);
+	const float *scores;
+	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32, &data, &n), LLORCH_OK);
+	scores = data;
+	assert_true(scores[0] == 0.0f);
 	llorch_gguf_free(g);
 	free(path);
 }

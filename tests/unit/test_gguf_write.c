@@ -402,16 +402,15 @@ static void test_refusals(void **state)
 	llorch_gguf_writer_free(NULL);
 }
 
-/* Copying every key of llama.cpp's GPT-2 vocab file reproduces it byte for
+/* Copying every key of one of llama.cpp's vocab files reproduces it byte for
  * byte: the writer's encoding is exactly ggml's. */
-static void test_copy_gpt2_vocab(void **state)
+static void copy_vocab(const char *rel)
 {
-	char *src = gb_shared_path("llama.cpp-vocab/ggml-vocab-gpt-2.gguf");
+	char *src = gb_shared_path(rel);
 	llorch_gguf_writer *w = NULL;
 	llorch_gguf *g = NULL, *g2 = NULL;
-	const char *path = tmp_path(0, "gpt2.gguf");
+	const char *path = tmp_path(0, "copy.gguf");
 
-	(void)state;
 	if (!src) {
 		skip();
 		return;
@@ -422,7 +421,7 @@ static void test_copy_gpt2_vocab(void **state)
 	for (int64_t i = 0; i < llorch_gguf_n_kv(g); i++)
 		assert_status(llorch_gguf_copy_kv(w, g, i), LLORCH_OK);
 	assert_status(llorch_gguf_writer_write(w, path), LLORCH_OK);
-	fprintf(stderr, "# copied and wrote the GPT-2 vocab in %.2f ms\n",
+	fprintf(stderr, "# copied and wrote %s in %.2f ms\n", rel,
 			(double)(llorch_now_ns() - t0) / 1e6);
 	llorch_gguf_writer_free(w);
 	assert_status(llorch_gguf_load(path, &g2), LLORCH_OK);
@@ -446,6 +445,18 @@ static void test_copy_gpt2_vocab(void **state)
 	free(src);
 }
 
+static void test_copy_gpt2_vocab(void **state)
+{
+	(void)state;
+	copy_vocab("llama.cpp-vocab/ggml-vocab-gpt-2.gguf");
+}
+
+static void test_copy_llama_vocab(void **state)
+{
+	(void)state;
+	copy_vocab("llama.cpp-vocab/ggml-vocab-llama-spm.gguf");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_replace_remove_alignment),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_copy_gpt2_vocab),
+		cmocka_unit_test(test_copy_llama_vocab),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
