@@ -13,7 +13,10 @@
  *
  * Limits on top of the bytes-remaining checks: keys up to 65535 bytes,
  * strings up to 2^30 bytes, arrays up to 2^30 elements, general.alignment up
- * to 2^20. Keys and tensor names must not contain NUL bytes.
+ * to 2^20. Keys and tensor names must not contain NUL bytes. The memory a
+ * handle takes is at most a small multiple (under 8x) of the metadata's size.
+ * As with any mmap reader, a file truncated by someone else while it is
+ * mapped makes reads of its tensor data fault (SIGBUS).
  */
 #ifndef LLORCH_GGUF_H
 #define LLORCH_GGUF_H
