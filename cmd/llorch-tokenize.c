@@ -273,6 +273,20 @@ static char *read_all(FILE *f, size_t *len)
 	return buf;
 }
 
+/* printf per id is most of the time of -r on large inputs */
+static void put_id(int32_t id, bool space)
+{
+	char buf[16], *p = buf + sizeof buf;
+	uint32_t v = (uint32_t)id;
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (space)
+		*--p = ' ';
+	fwrite(p, 1, (size_t)(buf + sizeof buf - p), stdout);
+}
+
 static int plain_encode(const options *o, const char *text, size_t len)
 {
 	int32_t *ids;
@@ -293,7 +307,7 @@ static int plain_encode(const options *o, const char *text, size_t len)
 			putchar('\n');
 			json_decref(v);
 		} else {
-			printf(i ? " %d" : "%d", ids[i]);
+			put_id(ids[i], i > 0);
 		}
 	}
 	if (!o->pieces)

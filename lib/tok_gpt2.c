@@ -172,57 +172,17 @@ static llorch_status bpe_word(const llorch_tokenizer *t, bpe_work *w,
 	return LLORCH_OK;
 }
 
-/* Words repeat a lot in real text: remember the tokens of short words for
- * the length of one call. */
-#define CACHE_WORD_MAX 32
-#define CACHE_SLOTS 4096
-
-typedef struct {
-	uint64_t hash;
-	uint8_t len, n_ids;
-	unsigned char word[CACHE_WORD_MAX];
-	int32_t ids[CACHE_WORD_MAX];
-} cache_slot;
-
-static uint64_t word_hash(const unsigned char *s, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325u ^ n;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= s[i];
-		h *= 0x100000001b3u;
-	}
-	return h | 1; /* 0 marks an empty slot */
-}
-
-static llorch_status encode_word(const llorch_tokenizer *t, bpe_work *w, cache_slot *cache,
+static llorch_status encode_word(const llorch_tokenizer *t, bpe_work *w, tok_cache *cache,
 		const unsigned char *s, size_t n, tok_ids *out)
 {
-	cache_slot *slot = NULL;
-	uint64_t h;
 	size_t before = out->n;
 	llorch_status st;
 
-	if (cache && n <= CACHE_WORD_MAX) {
-		h = word_hash(s, n);
-		slot = &cache[h % CACHE_SLOTS];
-		if (slot->hash == h && slot->len == n && memcmp(slot->word, s, n) == 0) {
-			for (size_t i = 0; i < slot->n_ids; i++)
-				if ((st = tok_ids_push(out, slot->ids[i])) != LLORCH_OK)
-					return st;
-			return LLORCH_OK;
-		}
-	}
+	if (tok_cache_get(cache, s, n, out, &st))
+		return st;
 	if ((st = bpe_word(t, w, s, n, out)) != LLORCH_OK)
 		return st;
-	if (slot) {
-		/* a word of n bytes never has more than n tokens */
-		slot->hash = h;
-		slot->len = (uint8_t)n;
-		slot->n_ids = (uint8_t)(out->n - before);
-		memcpy(slot->word, s, n);
-		memcpy(slot->ids, out->v + before, (out->n - before) * sizeof *slot->ids);
-	}
+	tok_cache_put(cache, s, n, out->v + before, out->n - before);
 	return LLORCH_OK;
 }
 
@@ -236,12 +196,12 @@ llorch_status tok_gpt2_encode(const llorch_tokenizer *t, const char *text, size_
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
 	const unsigned char *s = (const unsigned char *)text;
 	bpe_work w = {0};
-	cache_slot *cache = len > 4 * CACHE_WORD_MAX ? calloc(CACHE_SLOTS, sizeof *cache) : NULL;
+	tok_cache *cache = tok_cache_new(len);
 	llorch_status st = LLORCH_OK;
 	size_t pos = 0;
 
 	if (!md) {
-		free(cache);
+		tok_cache_free(cache);
 		return llorch_error(LLORCH_E_NOMEM, "out of memory for a regex match");
 	}
 	while (pos < len && st == LLORCH_OK) {
@@ -276,6 +236,6 @@ llorch_status tok_gpt2_encode(const llorch_tokenizer *t, const char *text, size_
 	pcre2_match_data_free(md);
 	free(w.sym);
 	free(w.heap.v);
-	free(cache);
+	tok_cache_free(cache);
 	return st;
 }

@@ -174,6 +174,14 @@ static llorch_status spm_run(spm_work *w, const char *s, size_t n, int32_t *stac
 	return st;
 }
 
+static bool memchr_i32(const int32_t *v, size_t n, int32_t x)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == x)
+			return true;
+	return false;
+}
+
 /* Where the next segment starts after from: at a '▁' that follows another
  * character (when the vocabulary allows cutting there), else n. */
 static size_t segment_end(const llorch_tokenizer *t, const char *s, size_t from, size_t n)
@@ -192,6 +200,7 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 	spm_work w = {.t = t};
 	char *s;
 	int32_t *stack = NULL;
+	tok_cache *cache;
 	size_t n = 0, cap;
 	bool prev_unk = false;
 	llorch_status st = LLORCH_OK;
@@ -222,12 +231,24 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 	stack = malloc((2 * n + 2) * sizeof *stack);
 	if (!w.sym || !w.node || !w.heap.v || !stack)
 		st = llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
+	cache = t->spm_split_words ? tok_cache_new(n) : NULL;
 	for (size_t from = 0; from < n && st == LLORCH_OK;) {
-		size_t end = segment_end(t, s, from, n);
+		size_t end = segment_end(t, s, from, n), before = out->n;
 
-		st = spm_run(&w, s + from, end - from, stack, &prev_unk, out);
+		if (tok_cache_get(cache, s + from, end - from, out, &st)) {
+			prev_unk = false;
+		} else {
+			st = spm_run(&w, s + from, end - from, stack, &prev_unk, out);
+			/* a word's tokens depend on what came before only through
+			 * runs of unknown text */
+			if (st == LLORCH_OK && out->n > before && !prev_unk &&
+					!memchr_i32(out->v + before, out->n - before, t->unk))
+				tok_cache_put(cache, s + from, end - from, out->v + before,
+						out->n - before);
+		}
 		from = end;
 	}
+	tok_cache_free(cache);
 	free(w.sym);
 	free(w.node);
 	free(w.heap.v);

@@ -134,6 +134,69 @@ tok_cand tok_heap_pop(tok_heap *h)
 	return top;
 }
 
+#define CACHE_WORD_MAX 32
+#define CACHE_SLOTS 4096
+
+typedef struct {
+	uint64_t hash; /* 0: empty */
+	uint8_t len, n_ids;
+	unsigned char word[CACHE_WORD_MAX];
+	int32_t ids[CACHE_WORD_MAX];
+} cache_slot;
+
+struct tok_cache {
+	cache_slot slot[CACHE_SLOTS];
+};
+
+tok_cache *tok_cache_new(size_t text_len)
+{
+	/* a cache costs more than it saves on a few words */
+	return text_len > 8 * CACHE_WORD_MAX ? calloc(1, sizeof(tok_cache)) : NULL;
+}
+
+void tok_cache_free(tok_cache *c)
+{
+	free(c);
+}
+
+static uint64_t word_hash(const void *s, size_t n)
+{
+	return hash_bytes(s, n) | 1;
+}
+
+bool tok_cache_get(tok_cache *c, const void *word, size_t n, tok_ids *out, llorch_status *st)
+{
+	const cache_slot *slot;
+	uint64_t h;
+
+	if (!c || n > CACHE_WORD_MAX)
+		return false;
+	h = word_hash(word, n);
+	slot = &c->slot[h % CACHE_SLOTS];
+	if (slot->hash != h || slot->len != n || memcmp(slot->word, word, n) != 0)
+		return false;
+	*st = LLORCH_OK;
+	for (size_t i = 0; i < slot->n_ids && *st == LLORCH_OK; i++)
+		*st = tok_ids_push(out, slot->ids[i]);
+	return true;
+}
+
+void tok_cache_put(tok_cache *c, const void *word, size_t n, const int32_t *ids, size_t k)
+{
+	cache_slot *slot;
+	uint64_t h;
+
+	if (!c || n > CACHE_WORD_MAX || k > CACHE_WORD_MAX)
+		return;
+	h = word_hash(word, n);
+	slot = &c->slot[h % CACHE_SLOTS];
+	slot->hash = h;
+	slot->len = (uint8_t)n;
+	slot->n_ids = (uint8_t)k;
+	memcpy(slot->word, word, n);
+	memcpy(slot->ids, ids, k * sizeof *ids);
+}
+
 /* "<0xNN>" with exactly two hex digits: the byte, else -1. */
 static int parse_byte_token(const char *s, size_t len)
 {

@@ -108,6 +108,16 @@ typedef struct {
 void tok_heap_push(tok_heap *h, tok_cand c);
 tok_cand tok_heap_pop(tok_heap *h);
 
+/* Words repeat a lot in real text: the encoders remember the tokens of
+ * short words for the length of one call. NULL (no cache) for short texts;
+ * every function accepts NULL. */
+typedef struct tok_cache tok_cache;
+tok_cache *tok_cache_new(size_t text_len);
+void tok_cache_free(tok_cache *c);
+/* On a hit, appends the word's tokens to out (*st: the push's status). */
+bool tok_cache_get(tok_cache *c, const void *word, size_t n, tok_ids *out, llorch_status *st);
+void tok_cache_put(tok_cache *c, const void *word, size_t n, const int32_t *ids, size_t k);
+
 /* Encoders of one run of plain text (no special tokens in it). For
  * SentencePiece, prefix_space adds the dummy-prefix space. */
 llorch_status tok_gpt2_encode(const llorch_tokenizer *t, const char *text, size_t len,

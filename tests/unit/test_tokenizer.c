@@ -64,14 +64,15 @@ static void expect_ids(const llorch_tokenizer *t, const char *text, size_t len, 
 	size_t got;
 
 	assert_status(llorch_tokenize(t, text, len, bos, special, &ids, &got), LLORCH_OK);
-	if (got != n || memcmp(ids, want, n * sizeof *ids) != 0) {
+	if (got != n || (n && memcmp(ids, want, n * sizeof *ids) != 0)) {
 		print_message("input \"%.*s\": got", (int)len, text);
 		for (size_t i = 0; i < got; i++)
 			print_message(" %d", ids[i]);
 		print_message("\n");
 	}
 	assert_int_equal(got, n);
-	assert_memory_equal(ids, want, n * sizeof *ids);
+	if (n)
+		assert_memory_equal(ids, want, n * sizeof *ids);
 	free(ids);
 }
 
@@ -83,10 +84,11 @@ static void expect_text(const llorch_tokenizer *t, const int32_t *ids, size_t n,
 	size_t len;
 
 	assert_status(llorch_detokenize(t, ids, n, render, &text, &len), LLORCH_OK);
-	if (len != want_len || memcmp(text, want, len) != 0)
+	if (len != want_len || (len && memcmp(text, want, len) != 0))
 		print_message("decoded \"%s\", wanted \"%.*s\"\n", text, (int)want_len, want);
 	assert_int_equal(len, want_len);
-	assert_memory_equal(text, want, len);
+	if (len)
+		assert_memory_equal(text, want, len);
 	assert_int_equal(text[len], '\0');
 	free(text);
 }
