@@ -165,37 +165,58 @@ static void split_rows(int64_t n, int ith, int nth, int64_t align, int64_t *r0, 
 	*r1 = g1 * align < n ? g1 * align : n;
 }
 
+/* Several vectors at once (a batched decode step, a short prompt): Y
+ * (n_x, n_out) = X (n_x, n_in) . W^T, threaded over W's rows. */
 typedef struct {
 	const llorch_kernel_set *ks;
 	int kt;
 	const uint8_t *W;
-	const float *x;
-	float *y;
-	int64_t n_in, n_out;
+	const float *x;   /* (n_x, n_in) */
+	float *y;         /* (n_x, n_out) */
+	int64_t n_in, n_out, n_x;
 	size_t row_bytes;
 } matvec_job;
 
-/* y[r0..r1) = W[r0..r1) . x, with x quantized segment by segment into a
- * stack buffer for quantized weights. */
+/* Up to this many vectors go through the row kernels rather than GEMM. */
+#define LLORCH_MULTI_MAX 8
+/* With several vectors, rows are taken a chunk of this many bytes at a time
+ * and every vector runs over the chunk while it is in L2: W is read from
+ * memory once per call, not once per vector. */
+#define LLORCH_CHUNK_BYTES (64 * 1024)
+
+/* Y[:, r0..r1) for this thread. Quantized weights take x quantized segment
+ * by segment into a stack buffer shared by the n_x vectors. */
 static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
 {
-	int64_t n_rows = r1 - r0;
-	const uint8_t *W = j->W + (size_t)r0 * j->row_bytes;
-	float *y = j->y + r0;
+	llorch_block_q8a xq[LLORCH_SEG_BLOCKS];
+	bool quant = is_quantized(j->kt);
+	int64_t seg = quant ? LLORCH_SEG_VALUES / j->n_x / 32 * 32 : j->n_in;
+	int64_t chunk = r1 - r0;
 	llorch_rows_fn rows = j->ks->rows[j->kt];
 
-	if (n_rows <= 0)
+	if (r1 <= r0)
 		return;
-	memset(y, 0, (size_t)n_rows * sizeof *y);
-	if (!is_quantized(j->kt)) {
-		rows(W, j->row_bytes, j->x, j->n_in, y, n_rows);
-		return;
+	if (j->n_x > 1 && j->row_bytes > 0) {
+		chunk = (int64_t)(LLORCH_CHUNK_BYTES / j->row_bytes) / LLORCH_ROWS * LLORCH_ROWS;
+		if (chunk < LLORCH_ROWS)
+			chunk = LLORCH_ROWS;
 	}
-	llorch_block_q8a xq[LLORCH_SEG_BLOCKS];
-	for (int64_t s = 0; s < j->n_in; s += LLORCH_SEG_VALUES) {
-		int64_t n = j->n_in - s < LLORCH_SEG_VALUES ? j->n_in - s : LLORCH_SEG_VALUES;
-		j->ks->quantize_act(j->x + s, xq, n);
-		rows(W + kt_bytes(j->kt, s), j->row_bytes, xq, n, y, n_rows);
+	for (int64_t t = 0; t < j->n_x; t++)
+		memset(j->y + t * j->n_out + r0, 0, (size_t)(r1 - r0) * sizeof *j->y);
+	for (int64_t s = 0; s < j->n_in; s += seg) {
+		int64_t n = j->n_in - s < seg ? j->n_in - s : seg;
+		if (quant)
+			for (int64_t t = 0; t < j->n_x; t++)
+				j->ks->quantize_act(j->x + t * j->n_in + s, xq + t * (n / 32), n);
+		for (int64_t rc = r0; rc < r1; rc += chunk) {
+			int64_t nr = r1 - rc < chunk ? r1 - rc : chunk;
+			const uint8_t *W = j->W + (size_t)rc * j->row_bytes + kt_bytes(j->kt, s);
+			for (int64_t t = 0; t < j->n_x; t++) {
+				const void *xt = quant ? (const void *)(xq + t * (n / 32))
+						: (const void *)(j->x + t * j->n_in + s);
+				rows(W, j->row_bytes, xt, n, j->y + t * j->n_out + rc, nr);
+			}
+		}
 	}
 }
 
@@ -204,26 +225,33 @@ static void matvec_worker(void *arg, int ith, int nth)
 	const matvec_job *j = arg;
 	int64_t r0, r1;
 
-	split_rows(j->n_out, ith, nth, 4, &r0, &r1);
+	split_rows(j->n_out, ith, nth, LLORCH_ROWS, &r0, &r1);
 	matvec_rows(j, r0, r1);
+}
+
+static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const float *x,
+		float *y, int64_t n_in, int64_t n_out, int64_t n_x)
+{
+	matvec_job j = {
+		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
+		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = kt_bytes(kt, n_in),
+	};
+
+	/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
+	if (n_in * n_out * n_x < 16384)
+		matvec_rows(&j, 0, n_out);
+	else
+		llorch_threadpool_run(pool, matvec_worker, &j);
 }
 
 void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const float *x, float *y, int64_t n_in, int64_t n_out)
 {
 	int kt = kernel_index(t);
-	matvec_job j = {
-		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
-		.n_in = n_in, .n_out = n_out, .row_bytes = kt_bytes(kt, n_in),
-	};
 
 	if (kt < 0 || n_out <= 0)
 		return;
-	/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
-	if (n_in * n_out < 16384)
-		matvec_rows(&j, 0, n_out);
-	else
-		llorch_threadpool_run(pool, matvec_worker, &j);
+	matvec_multi(pool, kt, W, x, y, n_in, n_out, 1);
 }
 
 /* Matrix-matrix: each thread takes a slice of W's rows (whole columns of Y)
@@ -247,13 +275,14 @@ static void sgemm_rows(const matmul_job *j, const float *Wf, int64_t r0, int64_t
 			1.0f, j->X, (int)j->n_in, Wf, (int)j->n_in, 0.0f, j->Y + r0, (int)j->n_out);
 }
 
-/* Without a tile buffer: one matvec per token over the rows. */
+/* Without a tile buffer: the row kernels, a few tokens at a time. */
 static void matmul_rows_by_token(const matmul_job *j, int64_t r0, int64_t r1)
 {
-	for (int64_t t = 0; t < j->n_tok; t++) {
+	for (int64_t t = 0; t < j->n_tok; t += LLORCH_MULTI_MAX) {
 		matvec_job mj = {
 			.ks = j->ks, .kt = j->kt, .W = j->W, .x = j->X + t * j->n_in,
 			.y = j->Y + t * j->n_out, .n_in = j->n_in, .n_out = j->n_out,
+			.n_x = j->n_tok - t < LLORCH_MULTI_MAX ? j->n_tok - t : LLORCH_MULTI_MAX,
 			.row_bytes = j->row_bytes,
 		};
 		matvec_rows(&mj, r0, r1);
@@ -334,8 +363,8 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 
 	if (kt < 0 || n_out <= 0 || n_tok <= 0)
 		return;
-	if (n_tok == 1) {
-		llorch_matvec(pool, t, W, X, Y, n_in, n_out);
+	if (n_tok <= LLORCH_MULTI_MAX) {
+		matvec_multi(pool, kt, W, X, Y, n_in, n_out, n_tok);
 		return;
 	}
 	llorch_threadpool_run(pool, matmul_worker, &j);

