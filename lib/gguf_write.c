@@ -33,6 +33,8 @@ struct wtensor {
 	const void *data;
 	size_t nbytes;
 	uint64_t offset;
+	llorch_gguf_fill_fn fill;  /* produces data at write time, when set */
+	void *fill_user;
 };
 
 struct llorch_gguf_writer {
@@ -385,6 +387,35 @@ llorch_status llorch_gguf_add_tensor(llorch_gguf_writer *w, const char *name,
 	return LLORCH_OK;
 }
 
+llorch_status llorch_gguf_add_tensor_fill(llorch_gguf_writer *w, const char *name,
+		llorch_dtype type, uint32_t n_dims, const int64_t *ne,
+		llorch_gguf_fill_fn fill, void *user)
+{
+	int64_t n = 1;
+	size_t nbytes;
+	llorch_status st;
+
+	if (!w || !name || !ne || !fill)
+		return llorch_error(LLORCH_E_INVALID, "gguf writer: NULL argument");
+	/* The byte count its type and shape need; add_tensor checks the rest. */
+	for (uint32_t d = 0; d < n_dims && d < LLORCH_GGUF_MAX_DIMS; d++) {
+		if (ne[d] <= 0 || n > INT64_MAX / ne[d])
+			return llorch_error(LLORCH_E_INVALID, "gguf writer: tensor '%s': bad dimension %u (%lld)",
+					name, d, (long long)ne[d]);
+		n *= ne[d];
+	}
+	if (!llorch_dtype_known(type) || llorch_dtype_row_bytes(type, n, &nbytes) != LLORCH_OK)
+		nbytes = 0; /* add_tensor reports the type or shape */
+	/* Any non-NULL pointer passes add_tensor's data check; it is never read. */
+	st = llorch_gguf_add_tensor(w, name, type, n_dims, ne, nbytes ? (const void *)w : NULL, nbytes);
+	if (st != LLORCH_OK)
+		return st;
+	w->tensors[w->n_tensors - 1].data = NULL;
+	w->tensors[w->n_tensors - 1].fill = fill;
+	w->tensors[w->n_tensors - 1].fill_user = user;
+	return LLORCH_OK;
+}
+
 /* ---- serialisation ---- */
 
 static void put_le(FILE *f, uint64_t v, size_t n)
@@ -481,10 +512,33 @@ static size_t pad_to(size_t n, size_t align)
 	return (align - n % align) % align;
 }
 
-static void write_all(FILE *f, llorch_gguf_writer *w, size_t align)
+/* Writes one tensor's bytes: referenced, or produced by its fill callback
+ * into a buffer of its own size (one tensor in memory at a time). */
+static llorch_status put_tensor_data(FILE *f, const struct wtensor *t)
+{
+	void *buf;
+	llorch_status st;
+
+	if (!t->fill) {
+		fwrite(t->data, 1, t->nbytes, f);
+		return LLORCH_OK;
+	}
+	buf = malloc(t->nbytes ? t->nbytes : 1);
+	if (!buf)
+		return llorch_error(LLORCH_E_NOMEM, "tensor '%s': out of memory for %zu bytes",
+				t->name, t->nbytes);
+	st = t->fill(t->fill_user, buf, t->nbytes);
+	if (st == LLORCH_OK)
+		fwrite(buf, 1, t->nbytes, f);
+	free(buf);
+	return st;
+}
+
+static llorch_status write_all(FILE *f, llorch_gguf_writer *w, size_t align)
 {
 	uint64_t off = 0;
 	long pos;
+	llorch_status st;
 
 	fwrite("GGUF", 1, 4, f);
 	put_le(f, 3, 4);
@@ -506,14 +560,16 @@ static void write_all(FILE *f, llorch_gguf_writer *w, size_t align)
 	}
 	pos = ftell(f);
 	if (pos < 0)
-		return; /* ferror is set; the caller reports it */
+		return LLORCH_OK; /* ferror is set; the caller reports it */
 	if (w->n_tensors == 0)
-		return;
+		return LLORCH_OK;
 	put_zeros(f, pad_to((size_t)pos, align));
 	for (size_t i = 0; i < w->n_tensors; i++) {
-		fwrite(w->tensors[i].data, 1, w->tensors[i].nbytes, f);
+		if ((st = put_tensor_data(f, &w->tensors[i])) != LLORCH_OK)
+			return st;
 		put_zeros(f, pad_to(w->tensors[i].nbytes, align));
 	}
+	return LLORCH_OK;
 }
 
 llorch_status llorch_gguf_writer_write(llorch_gguf_writer *w, const char *path)
@@ -548,7 +604,13 @@ llorch_status llorch_gguf_writer_write(llorch_gguf_writer *w, const char *path)
 	} else {
 		setvbuf(f, NULL, _IOFBF, 1 << 20);
 		errno = 0;
-		write_all(f, w, align);
+		st = write_all(f, w, align);
+		if (st != LLORCH_OK) {
+			fclose(f);
+			unlink(tmp);
+			free(tmp);
+			return st;
+		}
 		if (fflush(f) != 0 || ferror(f))
 			err = errno ? errno : EIO;
 		else if (fsync(fileno(f)) != 0)

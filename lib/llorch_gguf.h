@@ -186,6 +186,15 @@ llorch_status llorch_gguf_add_tensor(llorch_gguf_writer *w, const char *name,
 		llorch_dtype type, uint32_t n_dims, const int64_t *ne,
 		const void *data, size_t nbytes);
 
+/* Adds a tensor whose bytes are produced at write time: fill(user, dst,
+ * nbytes) must fill dst completely (or return an error, which fails the
+ * write). One tensor's bytes are in memory at a time, so generated or
+ * converted models need not fit in RAM. user must stay valid until the write. */
+typedef llorch_status (*llorch_gguf_fill_fn)(void *user, void *dst, size_t nbytes);
+llorch_status llorch_gguf_add_tensor_fill(llorch_gguf_writer *w, const char *name,
+		llorch_dtype type, uint32_t n_dims, const int64_t *ne,
+		llorch_gguf_fill_fn fill, void *user);
+
 /* Writes to path through a temporary file renamed into place, so a failed
  * write never leaves a half file under the final name. */
 llorch_status llorch_gguf_writer_write(llorch_gguf_writer *w, const char *path);
