@@ -64,8 +64,11 @@ $(LIB_A): $(LIB_OBJ)
 	$(AR) rcs $@ $^
 
 # A tool is cmd/llorch-X.c plus, when it is large, the files in cmd/llorch-X/.
+# (The objects come through a function: a literal % in the rule would be
+# taken for the stem.)
+tool_objs = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cmd/$(1)/*.c))
 .SECONDEXPANSION:
-$(BUILD)/bin/%: $(BUILD)/cmd/%.o $$(patsubst %.c,$(BUILD)/%.o,$$(wildcard cmd/%/*.c)) $(CMD_COMMON_OBJ) $(LIB_A)
+$(BUILD)/bin/%: $(BUILD)/cmd/%.o $$(call tool_objs,$$*) $(CMD_COMMON_OBJ) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIB_A) $(LIBS)
 
