@@ -67,6 +67,7 @@ void llorch_set_log(llorch_log_fn fn, void *user);
 #include "llorch_sampler.h"
 #include "llorch_generate.h"
 #include "llorch_request.h"
+#include "llorch_convert.h"
 
 #ifdef __cplusplus
 }
