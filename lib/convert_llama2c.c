@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "convert_internal.h"
 
 /* Bounds far above any llama2.c model, small enough that no size below can
  * overflow 64 bits. */
@@ -37,9 +37,6 @@
 #define MAX_TOKEN_LENGTH (1 << 16)
 #define HEADER_BYTES 28u
 #define LLAMA2C_MAGIC 0x616b3432u /* "ak42": the versioned exports we do not read */
-
-/* SentencePiece token types, as llama.cpp stores them. */
-enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_BYTE = 6 };
 
 typedef struct {
 	const unsigned char *data;
@@ -345,13 +342,13 @@ static llorch_status parse_tokenizer(const char *path, const mapped_file *f, int
 		pos += len;
 		v->scores[i] = score;
 		if (i == 0)
-			v->types[i] = TOKEN_UNKNOWN;
+			v->types[i] = LLORCH_TOKEN_UNKNOWN;
 		else if (i == 1 || i == 2)
-			v->types[i] = TOKEN_CONTROL;
+			v->types[i] = LLORCH_TOKEN_CONTROL;
 		else if (is_byte_piece(v->tokens[i], v->lens[i]))
-			v->types[i] = TOKEN_BYTE;
+			v->types[i] = LLORCH_TOKEN_BYTE;
 		else
-			v->types[i] = TOKEN_NORMAL;
+			v->types[i] = LLORCH_TOKEN_NORMAL;
 		n_read = i + 1;
 	}
 	if (n_read != n_vocab) {
@@ -383,27 +380,6 @@ static llorch_status set_hparams(llorch_gguf_writer *w, const llorch_llama2c_con
 	    (st = llorch_gguf_set_u32(w, "llama.rope.dimension_count", head_dim)) ||
 	    (st = llorch_gguf_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f)) ||
 	    (st = llorch_gguf_set_f32(w, "llama.rope.freq_base", 10000.0f)))
-		return st;
-	return LLORCH_OK;
-}
-
-static llorch_status set_vocab(llorch_gguf_writer *w, const llama2c_vocab *v)
-{
-	llorch_status st;
-
-	if ((st = llorch_gguf_set_string(w, "tokenizer.ggml.model", "llama")) ||
-	    (st = llorch_gguf_set_string(w, "tokenizer.ggml.pre", "default")) ||
-	    (st = llorch_gguf_set_array_strings(w, "tokenizer.ggml.tokens",
-			(const char *const *)v->tokens, v->lens, (uint64_t)v->n)) ||
-	    (st = llorch_gguf_set_array(w, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32,
-			v->scores, (uint64_t)v->n)) ||
-	    (st = llorch_gguf_set_array(w, "tokenizer.ggml.token_type", LLORCH_GGUF_INT32,
-			v->types, (uint64_t)v->n)) ||
-	    (st = llorch_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1)) ||
-	    (st = llorch_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2)) ||
-	    (st = llorch_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 0)) ||
-	    (st = llorch_gguf_set_bool(w, "tokenizer.ggml.add_bos_token", true)) ||
-	    (st = llorch_gguf_set_bool(w, "tokenizer.ggml.add_eos_token", false)))
 		return st;
 	return LLORCH_OK;
 }
@@ -519,7 +495,8 @@ llorch_status llorch_convert_llama2c(const char *checkpoint_path, const char *to
 	}
 	if ((st = llorch_gguf_writer_new(&w)) ||
 	    (st = set_hparams(w, &c, name, (uint32_t)vocab.n)) ||
-	    (st = set_vocab(w, &vocab)) ||
+	    (st = llorch_write_spm_vocab(w, (const char *const *)vocab.tokens, vocab.lens,
+			vocab.scores, vocab.types, vocab.n)) ||
 	    (st = add_tensors(w, &c, (const float *)(const void *)(ckpt.data + HEADER_BYTES))) ||
 	    (st = llorch_gguf_writer_write(w, out_path)))
 		goto out;

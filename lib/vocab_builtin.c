@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-enum { TOKEN_NORMAL = 1, TOKEN_UNKNOWN = 2, TOKEN_CONTROL = 3, TOKEN_BYTE = 6 };
+#include "convert_internal.h"
 
 #define MAX_BUILTIN_TOKENS 512
 #define MAX_PIECE 16
@@ -60,7 +58,7 @@ static void gpt2_byte_tokens(builtin_vocab *v)
 		if (!printable[b])
 			continue;
 		utf8_put(s, (uint32_t)b);
-		add_token(v, s, 0.0f, TOKEN_NORMAL);
+		add_token(v, s, 0.0f, LLORCH_TOKEN_NORMAL);
 	}
 	for (int b = 0; b < 256; b++) {
 		char s[4];
@@ -68,7 +66,7 @@ static void gpt2_byte_tokens(builtin_vocab *v)
 		if (printable[b])
 			continue;
 		utf8_put(s, next++);
-		add_token(v, s, 0.0f, TOKEN_NORMAL);
+		add_token(v, s, 0.0f, LLORCH_TOKEN_NORMAL);
 	}
 }
 
@@ -93,10 +91,10 @@ static llorch_status gpt2_vocab(llorch_gguf_writer *w, builtin_vocab *v)
 		const char *sp = strchr(gpt2_merges[i], ' ');
 
 		snprintf(merged, sizeof merged, "%.*s%s", (int)(sp - gpt2_merges[i]), gpt2_merges[i], sp + 1);
-		add_token(v, merged, 0.0f, TOKEN_NORMAL);
+		add_token(v, merged, 0.0f, LLORCH_TOKEN_NORMAL);
 	}
 	eot = v->n;
-	add_token(v, "<|endoftext|>", 0.0f, TOKEN_CONTROL);
+	add_token(v, "<|endoftext|>", 0.0f, LLORCH_TOKEN_CONTROL);
 	if (!w)
 		return LLORCH_OK;
 	if ((st = llorch_gguf_set_string(w, "tokenizer.ggml.model", "gpt2")) ||
@@ -121,33 +119,40 @@ static const char *const spm_pieces[] = {
 
 static llorch_status llama_vocab(llorch_gguf_writer *w, builtin_vocab *v)
 {
-	llorch_status st;
 
-	add_token(v, "<unk>", 0.0f, TOKEN_UNKNOWN);
-	add_token(v, "<s>", 0.0f, TOKEN_CONTROL);
-	add_token(v, "</s>", 0.0f, TOKEN_CONTROL);
+	add_token(v, "<unk>", 0.0f, LLORCH_TOKEN_UNKNOWN);
+	add_token(v, "<s>", 0.0f, LLORCH_TOKEN_CONTROL);
+	add_token(v, "</s>", 0.0f, LLORCH_TOKEN_CONTROL);
 	for (int b = 0; b < 256; b++) {
 		char s[8];
 
 		snprintf(s, sizeof s, "<0x%02X>", b);
-		add_token(v, s, 0.0f, TOKEN_BYTE);
+		add_token(v, s, 0.0f, LLORCH_TOKEN_BYTE);
 	}
 	for (size_t i = 0; i < sizeof spm_pieces / sizeof spm_pieces[0]; i++)
-		add_token(v, spm_pieces[i], -(float)(i + 1), TOKEN_NORMAL);
+		add_token(v, spm_pieces[i], -(float)(i + 1), LLORCH_TOKEN_NORMAL);
 	/* Single characters score lowest, as in a trained SentencePiece model. */
-	add_token(v, "▁", -1000.0f, TOKEN_NORMAL);
+	add_token(v, "▁", -1000.0f, LLORCH_TOKEN_NORMAL);
 	for (int c = '!'; c <= '~'; c++) {
 		char s[2] = {(char)c, '\0'};
 
-		add_token(v, s, -1000.0f - (float)(c - '!' + 1), TOKEN_NORMAL);
+		add_token(v, s, -1000.0f - (float)(c - '!' + 1), LLORCH_TOKEN_NORMAL);
 	}
 	if (!w)
 		return LLORCH_OK;
+	return llorch_write_spm_vocab(w, v->ptrs, NULL, v->scores, v->types, v->n);
+}
+
+llorch_status llorch_write_spm_vocab(llorch_gguf_writer *w, const char *const *pieces,
+		const size_t *lens, const float *scores, const int32_t *types, int64_t n)
+{
+	llorch_status st;
+
 	if ((st = llorch_gguf_set_string(w, "tokenizer.ggml.model", "llama")) ||
 	    (st = llorch_gguf_set_string(w, "tokenizer.ggml.pre", "default")) ||
-	    (st = llorch_gguf_set_array_strings(w, "tokenizer.ggml.tokens", v->ptrs, NULL, (uint64_t)v->n)) ||
-	    (st = llorch_gguf_set_array(w, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32, v->scores, (uint64_t)v->n)) ||
-	    (st = llorch_gguf_set_array(w, "tokenizer.ggml.token_type", LLORCH_GGUF_INT32, v->types, (uint64_t)v->n)) ||
+	    (st = llorch_gguf_set_array_strings(w, "tokenizer.ggml.tokens", pieces, lens, (uint64_t)n)) ||
+	    (st = llorch_gguf_set_array(w, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32, scores, (uint64_t)n)) ||
+	    (st = llorch_gguf_set_array(w, "tokenizer.ggml.token_type", LLORCH_GGUF_INT32, types, (uint64_t)n)) ||
 	    (st = llorch_gguf_set_u32(w, "tokenizer.ggml.bos_token_id", 1)) ||
 	    (st = llorch_gguf_set_u32(w, "tokenizer.ggml.eos_token_id", 2)) ||
 	    (st = llorch_gguf_set_u32(w, "tokenizer.ggml.unknown_token_id", 0)) ||
