@@ -119,7 +119,6 @@ static const char *const spm_pieces[] = {
 
 static llorch_status llama_vocab(llorch_gguf_writer *w, builtin_vocab *v)
 {
-
 	add_token(v, "<unk>", 0.0f, LLORCH_TOKEN_UNKNOWN);
 	add_token(v, "<s>", 0.0f, LLORCH_TOKEN_CONTROL);
 	add_token(v, "</s>", 0.0f, LLORCH_TOKEN_CONTROL);
