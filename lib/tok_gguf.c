@@ -100,7 +100,19 @@ llorch_status llorch_tokenizer_load(const llorch_gguf *g, llorch_tokenizer **out
 	if (st != LLORCH_OK)
 		return st;
 	if (strcmp(model, "gpt2") == 0) {
+		const char *pre;
+		size_t pre_len;
+
 		s.kind = LLORCH_TOK_GPT2;
+		/* byte-level BPE vocabularies of other models (Llama 3, Qwen...)
+		 * split words with other patterns: refuse them rather than give
+		 * wrong ids */
+		st = llorch_gguf_get_string(g, KEY("pre"), &pre, &pre_len);
+		if (st == LLORCH_OK && strcmp(pre, "gpt-2") != 0 && strcmp(pre, "gpt2") != 0)
+			return llorch_error(LLORCH_E_UNSUPPORTED, "pre-tokenizer " KEY("pre") "=\"%s\" "
+					"is not supported (only gpt-2 is)", pre);
+		if (st != LLORCH_OK && st != LLORCH_E_NOTFOUND)
+			return st;
 	} else if (strcmp(model, "llama") == 0) {
 		s.kind = LLORCH_TOK_SPM;
 		/* llama.cpp's defaults for SentencePiece vocabularies */

@@ -598,6 +598,15 @@ static void test_gguf_errors(void **state)
 	expect_ids(t, "a", 1, true, false, (const int32_t[]){3}, 1);
 	llorch_tokenizer_free(t);
 
+	/* another model's pre-tokenizer */
+	gb_header(&b, 3, 0, 3);
+	kv_model(&b, "gpt2");
+	kv_tokens(&b, toks, 5);
+	gb_key(&b, "tokenizer.ggml.pre", LLORCH_GGUF_STRING);
+	gb_str(&b, "llama-bpe");
+	assert_int_equal(load_bytes(&b, &t), LLORCH_E_UNSUPPORTED);
+	assert_non_null(strstr(llorch_last_error(), "llama-bpe"));
+
 	/* a merge that is not two tokens */
 	gb_header(&b, 3, 0, 3);
 	kv_model(&b, "gpt2");
