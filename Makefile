@@ -98,12 +98,20 @@ run: deps all
 	tests/run-demo $(abspath $(BUILD))
 
 # libFuzzer harnesses (clang); each links the library sources directly.
+# The SIMD files need their -m flags, so they are compiled on their own.
+FUZZ_CFLAGS = -std=c11 -g -O1 -Ilib $(PKG_CFLAGS) -DLLORCH_VERSION_STRING='"$(VERSION)"'
+FUZZ_SIMD_OBJ := $(patsubst lib/%.c,build-fuzz/lib/%.o,$(wildcard lib/*_avx2.c lib/*_avx512.c))
 fuzz: $(FUZZ_BINS)
-build-fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+build-fuzz/lib/%_avx2.o: lib/%_avx2.c
 	@mkdir -p $(@D)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -Ilib $(PKG_CFLAGS) \
-		-DLLORCH_VERSION_STRING='"$(VERSION)"' -o $@ $< $(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) \
-		$(wildcard lib/*_avx2.c lib/*_avx512.c) $(PKG_LIBS) -lm -pthread
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(AVX2_FLAGS) -c -o $@ $<
+build-fuzz/lib/%_avx512.o: lib/%_avx512.c
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(AVX512_FLAGS) -c -o $@ $<
+build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_SIMD_OBJ)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(FUZZ_SIMD_OBJ) $(PKG_LIBS) -lm -pthread
 
 bench: all
 	tests/bench/run $(abspath $(BUILD))
