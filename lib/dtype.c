@@ -129,13 +129,19 @@ bool llorch_dtype_supported(llorch_dtype t)
 /* Blocks and halves go through memcpy: tensor data in a GGUF file with a
  * small general.alignment may sit at an odd address.
  *
- * ggml's quantizers cast float to int8_t; for NaN (and inf * 0) that is
- * undefined in C, and on x86 yields 0. We give 0 on every platform. */
-static int to_int_trunc(float x)
+ * ggml's quantizers cast float to int8_t. For finite inputs the value always
+ * fits; for NaN, inf or values past int8 (a NaN in a Q8_0 block makes ggml's
+ * MAX() forget the maximum so far) the cast is undefined in C, and on x86
+ * compiles to a truncation to int32 (INT32_MIN when out of range) whose low
+ * byte is kept. We do exactly that, on every platform, in defined C. */
+static int to_int8_like_x86(float x)
 {
-	if (!(x > -128.0f && x < 128.0f))
-		return 0;
-	return (int)x;
+	uint32_t i = 0x80000000u;
+
+	if (x > -2147483648.0f && x < 2147483648.0f)
+		i = (uint32_t)(int32_t)x;
+	i &= 0xff;
+	return i >= 128 ? (int)i - 256 : (int)i;
 }
 
 /* quantize_row_q8_0_ref: d = amax / 127, q = round(x / d), the scale for the
@@ -158,7 +164,7 @@ static void quantize_q8_0(const float *x, uint8_t *dst, int64_t nb)
 		for (int j = 0; j < LLORCH_QK8_0; j++) {
 			const float x0 = xb[j] * id;
 
-			y.qs[j] = (int8_t)to_int_trunc(roundf(x0));
+			y.qs[j] = (int8_t)to_int8_like_x86(roundf(x0));
 		}
 		memcpy(dst + i * (int64_t)sizeof y, &y, sizeof y);
 	}
@@ -189,8 +195,8 @@ static void quantize_q4_0(const float *x, uint8_t *dst, int64_t nb)
 			 * the rounding. */
 			const float x0 = xb[j] * id;
 			const float x1 = xb[LLORCH_QK4_0 / 2 + j] * id;
-			int q0 = to_int_trunc(x0 + 8.5f);
-			int q1 = to_int_trunc(x1 + 8.5f);
+			int q0 = to_int8_like_x86(x0 + 8.5f);
+			int q1 = to_int8_like_x86(x1 + 8.5f);
 
 			/* ggml stores MIN(15, int8) in a uint8_t: keep its bits. */
 			uint8_t n0 = (uint8_t)(q0 < 15 ? q0 : 15);

@@ -286,6 +286,17 @@ static void test_quantize_nonfinite(void **state)
 	x[1] = -3e38f;
 	assert_status(llorch_quantize_row(LLORCH_DT_Q8_0, x, &q8, 32), LLORCH_OK);
 	assert_status(llorch_quantize_row(LLORCH_DT_Q4_0, x, &q4, 32), LLORCH_OK);
+
+	/* ggml's quirk, kept: MAX(amax, NaN) is NaN, and the next element then
+	 * replaces it, so here amax = 5 and 100 / (5/127) = 2540 is cast to
+	 * int8 as x86 does it (the low byte of the int32: 0xec, -20); NaN -> 0. */
+	float y[32] = { 100.0f, NAN, 5.0f };
+	assert_status(llorch_quantize_row(LLORCH_DT_Q8_0, y, &q8, 32), LLORCH_OK);
+	assert_int_equal(q8.d, llorch_fp32_to_fp16(5.0f / 127));
+	assert_int_equal(q8.qs[0], -20);
+	assert_int_equal(q8.qs[1], 0);
+	assert_int_equal(q8.qs[2], 127);
+	assert_int_equal(q8.qs[3], 0);
 }
 
 static void test_plain_rows(void **state)
