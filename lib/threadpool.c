@@ -6,7 +6,8 @@
  * while on the job generation counter after finishing a job, and only then
  * sleep on a condition variable; the caller does the same while waiting for
  * the last worker. The spin is bounded in time (SPIN_NS) so that an idle pool
- * costs no CPU, and skipped when there are more threads than cores.
+ * costs no CPU, yields the core after a few microseconds (backoff_step), and
+ * is skipped when there are more threads than cores.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,24 +53,47 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Polls *gen until it differs from seen, for at most spin_ns; returns the
- * value last read. */
+/* Waiting without sleeping: a few microseconds of pause instructions, then
+ * sched_yield() until spin_ns is over, so that on a loaded machine the
+ * thread being waited for gets the core instead of us burning it. */
+typedef struct {
+	int64_t spin_ns;
+	int64_t deadline;
+	unsigned i;
+} backoff;
+
+#define PAUSE_ROUNDS 2048
+
+/* False once the time to spin is over: then sleep. */
+static bool backoff_step(backoff *b)
+{
+	if (b->spin_ns <= 0)
+		return false;
+	if (++b->i < PAUSE_ROUNDS) {
+		cpu_relax();
+		return true;
+	}
+	if ((b->i & 7) == 0) {
+		int64_t now = llorch_now_ns();
+		if (b->deadline == 0)
+			b->deadline = now + b->spin_ns;
+		else if (now > b->deadline)
+			return false;
+	}
+	sched_yield();
+	return true;
+}
+
+/* Polls *gen until it differs from seen, for at most about spin_ns;
+ * returns the value last read. */
 static unsigned spin_for_generation(atomic_uint *gen, unsigned seen, int64_t spin_ns)
 {
-	int64_t deadline = 0;
+	backoff b = {.spin_ns = spin_ns};
 
-	for (int i = 0;; i++) {
+	for (;;) {
 		unsigned g = atomic_load_explicit(gen, memory_order_acquire);
-		if (g != seen)
+		if (g != seen || !backoff_step(&b))
 			return g;
-		cpu_relax();
-		if ((i & 255) == 255) {
-			int64_t now = llorch_now_ns();
-			if (deadline == 0)
-				deadline = now + spin_ns;
-			else if (now > deadline)
-				return g;
-		}
 	}
 }
 
@@ -173,8 +197,6 @@ int llorch_threadpool_size(const llorch_threadpool *p)
 
 void llorch_threadpool_run(llorch_threadpool *p, void (*fn)(void *arg, int ith, int nth), void *arg)
 {
-	int64_t deadline = 0;
-
 	if (!p || p->n_threads == 1) {
 		fn(arg, 0, 1);
 		return;
@@ -191,19 +213,14 @@ void llorch_threadpool_run(llorch_threadpool *p, void (*fn)(void *arg, int ith, 
 
 	fn(arg, 0, p->n_threads);
 
-	for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
-		cpu_relax();
-		if ((i & 255) == 255) {
-			int64_t now = llorch_now_ns();
-			if (deadline == 0) {
-				deadline = now + p->spin_ns;
-			} else if (now > deadline) {
-				pthread_mutex_lock(&p->mu);
-				while (atomic_load(&p->pending) != 0)
-					pthread_cond_wait(&p->done, &p->mu);
-				pthread_mutex_unlock(&p->mu);
-				break;
-			}
+	backoff b = {.spin_ns = p->spin_ns};
+	while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+		if (!backoff_step(&b)) {
+			pthread_mutex_lock(&p->mu);
+			while (atomic_load(&p->pending) != 0)
+				pthread_cond_wait(&p->done, &p->mu);
+			pthread_mutex_unlock(&p->mu);
+			break;
 		}
 	}
 }
