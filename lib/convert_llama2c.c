@@ -162,6 +162,8 @@ static llorch_status parse_header(const char *path, const mapped_file *f, llorch
 	if (f->size < HEADER_BYTES)
 		return llorch_error(LLORCH_E_FORMAT, "checkpoint %s: %zu bytes, shorter than the %u-byte header",
 				path, f->size, HEADER_BYTES);
+	if (memcmp(f->data, "GGUF", 4) == 0)
+		return llorch_error(LLORCH_E_FORMAT, "checkpoint %s: a GGUF file, not a llama2.c checkpoint", path);
 	if (le32(f->data) == LLAMA2C_MAGIC)
 		return llorch_error(LLORCH_E_UNSUPPORTED, "checkpoint %s: a llama2.c version %u export; "
 				"only the legacy (version 0) format is read: export with --version 0",

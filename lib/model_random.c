@@ -395,8 +395,14 @@ llorch_status llorch_model_random(const llorch_random_params *params, const char
 	/* The vocab first: its size shapes the embedding, and a bad vocab file
 	 * should fail before anything else. */
 	if (p.vocab_path) {
-		if ((st = llorch_gguf_load(p.vocab_path, &vocab)) ||
-		    (st = check_vocab(vocab, p.vocab_path, &n_vocab)))
+		if ((st = llorch_gguf_load(p.vocab_path, &vocab))) {
+			char why[512];
+
+			snprintf(why, sizeof why, "%s", llorch_last_error());
+			st = llorch_error(st, "vocab %s", why);
+			goto out;
+		}
+		if ((st = check_vocab(vocab, p.vocab_path, &n_vocab)))
 			goto out;
 	} else if ((st = llorch_builtin_vocab(NULL, p.arch, &n_vocab))) {
 		goto out;

@@ -98,7 +98,8 @@ values() {
 	run -66 --separate-stderr llorch-gguf info nosuch.gguf
 	[[ "$stderr" == *"nosuch.gguf"* ]]
 	run -66 llorch-gguf quantize nosuch.gguf out.gguf q8_0
-	run -66 llorch-gguf random --arch llama --vocab nosuch.gguf -o out.gguf
+	run -66 --separate-stderr llorch-gguf random --arch llama --vocab nosuch.gguf -o out.gguf
+	[[ "$stderr" == *"vocab nosuch.gguf: No such file"* ]]
 	run -66 --separate-stderr llorch-gguf convert-llama2c nosuch.bin tok.bin -o out.gguf
 	[[ "$stderr" == *"checkpoint nosuch.bin"* ]]
 	printf 'not a gguf file at all' > bad.gguf
@@ -302,6 +303,7 @@ values() {
 	fails odd.bin "head size 15 is odd"
 	printf 'GGUF' > tiny.bin
 	fails tiny.bin "shorter than the 28-byte header"
+	fails "$LLAMA" "a GGUF file, not a llama2.c checkpoint"
 	python3 -c 'import struct,sys; sys.stdout.buffer.write(struct.pack("<7i", 1 << 20, 96, 2, 4, 2, 512, 16))' > big.bin
 	fails big.bin "dim 1048576 is out of range"
 	python3 -c 'import struct,sys; sys.stdout.buffer.write(struct.pack("<7i", 64, 96, 2, 4, 2, 0, 16))' > zero.bin

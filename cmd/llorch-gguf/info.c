@@ -782,11 +782,18 @@ int cmd_info(int argc, char **argv)
 		free(o.only);
 		o.only = NULL;
 	}
-	if ((st = llorch_gguf_load(path, &g)))
+	if ((st = llorch_gguf_load(path, &g))) {
+		free(o.only);
 		cli_die_status(st, "info");
-	for (int i = 0; i < o.n_only; i++)
-		if (!llorch_gguf_find_tensor(g, o.only[i]))
-			cli_die(EX_DATAERR, "info: %s has no tensor '%s'", path, o.only[i]);
+	}
+	for (int i = 0; i < o.n_only; i++) {
+		if (!llorch_gguf_find_tensor(g, o.only[i])) {
+			cli_warn("info: %s has no tensor '%s'", path, o.only[i]);
+			llorch_gguf_free(g);
+			free(o.only);
+			return EX_DATAERR;
+		}
+	}
 
 	if (o.json) {
 		json_t *r = file_json(path, g, &o);
