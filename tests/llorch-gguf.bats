@@ -187,6 +187,26 @@ values() {
 	[[ "$stderr" == *"no tensor 'nosuch.weight'"* ]]
 }
 
+@test "info: strings that are not UTF-8 come out escaped, or as bytes in JSON" {
+	cd "$BATS_TEST_TMPDIR"
+	python3 "$CKPT" c.bin 8 16 1 2 1 4 4
+	# Four tokens: <unk>, BOS, EOS as llama2.c stores them, and the lone byte 0xFF.
+	python3 - <<-'EOF'
+		import struct
+		toks = [b"<unk>", b"\n<s>\n", b"\n</s>\n", b"\xff"]
+		with open("t.bin", "wb") as f:
+		    f.write(struct.pack("<I", 8))
+		    for t in toks:
+		        f.write(struct.pack("<fI", 0.0, len(t)) + t)
+	EOF
+	llorch-gguf convert-llama2c --name "$(printf 'bad\377name')" c.bin t.bin -o c.gguf
+	assert_equal "$(meta c.gguf '.metadata["general.name"]')" '{"type":"string","value":"bad�name","bytes":[98,97,100,255,110,97,109,101]}'
+	assert_equal "$(meta c.gguf '.metadata["tokenizer.ggml.tokens"].values')" '["<unk>","<s>","</s>",[255]]'
+	run -0 llorch-gguf info c.gguf
+	assert_line --regexp '^name +"bad\\xFFname"$'
+	assert_line --regexp '^  tokenizer.ggml.tokens +string\[4\] +\["<unk>", "<s>", "</s>", "\\xFF"\]$'
+}
+
 @test "info reads llama.cpp's vocab-only files" {
 	need "$VOCAB_SPM" "$VOCAB_GPT2"
 	assert_equal "$(meta "$VOCAB_SPM" '[.n_tensors, .architecture, .hparams.n_vocab]')" '[0,"llama",32000]'

@@ -66,7 +66,8 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
-/* A JSON string of s, invalid UTF-8 bytes replaced by U+FFFD (*lossy set). */
+/* A JSON string of s, invalid UTF-8 bytes replaced by U+FFFD (*lossy set).
+ * Only keys and paths, which a reader only names, go out this way. */
 static json_t *json_text(const char *s, size_t len, bool *lossy)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -95,6 +96,29 @@ static json_t *json_text(const char *s, size_t len, bool *lossy)
 	v = json_stringn(buf, n);
 	free(buf);
 	return v;
+}
+
+/* The bytes of s as an array of numbers 0..255. */
+static json_t *json_bytes(const char *s, size_t len)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < len; i++)
+		json_array_append_new(a, json_integer((unsigned char)s[i]));
+	return a;
+}
+
+/* An array element: a string, or its bytes when it is not valid UTF-8 (as
+ * llorch-tokenize --pieces and llama-server's /tokenize give pieces). */
+static json_t *json_piece(const char *s, size_t len)
+{
+	bool lossy = false;
+	json_t *v = json_text(s, len, &lossy);
+
+	if (!lossy)
+		return v;
+	json_decref(v);
+	return json_bytes(s, len);
 }
 
 /* s for a terminal, C escapes for controls, quotes and invalid UTF-8;
@@ -282,7 +306,7 @@ static json_t *json_kv(const llorch_gguf *g, int64_t i, const info_opts *o)
 		llorch_gguf_kv_string(g, i, &s, &len);
 		json_object_set_new(v, "value", json_text(s, len, &lossy));
 		if (lossy)
-			json_object_set_new(v, "invalid_utf8", json_true());
+			json_object_set_new(v, "bytes", json_bytes(s, len));
 	} else if (t == LLORCH_GGUF_ARRAY) {
 		llorch_gguf_vtype elem = LLORCH_GGUF_UINT8;
 		uint64_t n = 0, shown;
@@ -301,7 +325,7 @@ static json_t *json_kv(const llorch_gguf *g, int64_t i, const info_opts *o)
 				size_t len = 0;
 
 				llorch_gguf_kv_array_string(g, i, j, &s, &len);
-				json_array_append_new(vals, json_text(s, len, NULL));
+				json_array_append_new(vals, json_piece(s, len));
 			} else {
 				json_array_append_new(vals, json_number_at(elem,
 						(const unsigned char *)data + j * vtype_size(elem)));
