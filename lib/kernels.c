@@ -369,3 +369,9 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 	}
 	llorch_threadpool_run(pool, matmul_worker, &j);
 }
+
+void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
+{
+	kernels()->attn_row(q, k, v, kv_stride, hd, n_kv, scale, scores, out);
+}

@@ -26,6 +26,16 @@ void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,
 void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok);
 
+/* Attention of one query row over one head's cache: out (hd) =
+ * sum_j softmax_j(scale * q . k_j) * v_j for j in 0..n_kv-1, where
+ * k_j = k + j * kv_stride and v_j = v + j * kv_stride (hd floats each).
+ * scores: n_kv floats of scratch. n_kv >= 1. */
+void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+/* The same in double precision, plain loops. */
+void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *out);
+
 /* Bytes one matvec reads from W. */
 size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out);
 

@@ -158,4 +158,5 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
 	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
+	.attn_row = llorch_attn_row_scalar,
 };

@@ -272,6 +272,7 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
+	.attn_row = llorch_attn_row_avx512,
 };
 
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
@@ -280,4 +281,5 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
+	.attn_row = llorch_attn_row_avx512,
 };

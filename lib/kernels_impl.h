@@ -45,7 +45,15 @@ typedef struct {
 	 * X (n_tok, K) . P with P a panel of 32 weight rows packed as (K, 32). */
 	void (*gemm_panel)(const float *X, int64_t n_tok, int64_t K, const float *P,
 			int n_cols, float *Y, int64_t ldy);
+	/* llorch_attn_row at this level */
+	void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride,
+			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 } llorch_kernel_set;
+
+void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 
 #define LLORCH_PANEL 32
 

@@ -1,6 +1,7 @@
 /* The naive reference kernels: each weight row dequantized with the dtype
  * module's reference conversion, products accumulated in double. Slow on
  * purpose; only tests and the reference forward pass call them. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "kernels.h"
@@ -30,4 +31,34 @@ void llorch_matvec_ref(llorch_dtype t, const void *W, const float *x, float *y,
 		}
 		y[r] = (float)acc;
 	}
+}
+
+void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *out)
+{
+	double max = -INFINITY, sum = 0;
+
+	for (int64_t j = 0; j < n_kv; j++) {
+		double s = 0;
+		for (int64_t d = 0; d < hd; d++)
+			s += (double)q[d] * k[j * kv_stride + d];
+		max = fmax(max, s * scale);
+	}
+	for (int64_t d = 0; d < hd; d++)
+		out[d] = 0;
+	double *acc = calloc((size_t)hd, sizeof *acc);
+	if (!acc)
+		return;
+	for (int64_t j = 0; j < n_kv; j++) {
+		double s = 0;
+		for (int64_t d = 0; d < hd; d++)
+			s += (double)q[d] * k[j * kv_stride + d];
+		double p = exp(s * scale - max);
+		sum += p;
+		for (int64_t d = 0; d < hd; d++)
+			acc[d] += p * v[j * kv_stride + d];
+	}
+	for (int64_t d = 0; d < hd; d++)
+		out[d] = (float)(acc[d] / sum);
+	free(acc);
 }

@@ -163,9 +163,36 @@ void llorch_dequantize_scalar(int kt, const uint8_t *src, float *dst, int64_t n)
 	}
 }
 
+void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
+{
+	float max = -INFINITY, sum = 0;
+
+	for (int64_t j = 0; j < n_kv; j++) {
+		const float *kj = k + j * kv_stride;
+		float s = 0;
+		for (int64_t d = 0; d < hd; d++)
+			s += q[d] * kj[d];
+		scores[j] = s * scale;
+		max = fmaxf(max, scores[j]);
+	}
+	for (int64_t j = 0; j < n_kv; j++) {
+		scores[j] = expf(scores[j] - max);
+		sum += scores[j];
+	}
+	memset(out, 0, (size_t)hd * sizeof *out);
+	for (int64_t j = 0; j < n_kv; j++) {
+		const float *vj = v + j * kv_stride;
+		float p = scores[j] / sum;
+		for (int64_t d = 0; d < hd; d++)
+			out[d] += p * vj[d];
+	}
+}
+
 const llorch_kernel_set llorch_kernels_scalar = {
 	.name = "scalar",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
 	.quantize_act = llorch_quantize_act_scalar,
 	.dequantize = llorch_dequantize_scalar,
+	.attn_row = llorch_attn_row_scalar,
 };

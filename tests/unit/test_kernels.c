@@ -284,6 +284,47 @@ static void test_matmul(void **state)
 	for_each_level(matmul_all);
 }
 
+/* Attention rows against the double-precision reference: the result is a
+ * weighted mean of v, so its error is bounded by the probabilities' relative
+ * error (exp to 1e-6, float sums over n_kv terms) times max |v|. */
+static void attn_all(llorch_threadpool *const *pools)
+{
+	static const int64_t hds[] = {1, 16, 37, 64, 80, 128};
+	static const int64_t n_kvs[] = {1, 2, 17, 300};
+
+	(void)pools;
+	for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
+		for (size_t b = 0; b < sizeof n_kvs / sizeof *n_kvs; b++) {
+			int64_t hd = hds[a], n_kv = n_kvs[b], stride = 3 * hd + 5;
+			float *q = random_x(hd), *kv = random_x(2 * n_kv * stride);
+			float *k = kv, *v = kv + n_kv * stride;
+			float *scores = malloc((size_t)n_kv * sizeof *scores);
+			float *out = malloc((size_t)hd * sizeof *out), *want = malloc((size_t)hd * sizeof *want);
+			float vmax = 0;
+			assert_true(scores && out && want);
+			for (int64_t i = 0; i < n_kv * stride; i++)
+				vmax = fmaxf(vmax, fabsf(v[i]));
+			/* a large scale makes the softmax peaky: max subtraction matters */
+			float scale = b % 2 ? 4.0f : 0.125f;
+			llorch_attn_row(q, k, v, stride, hd, n_kv, scale, scores, out);
+			llorch_attn_row_ref(q, k, v, stride, hd, n_kv, scale, want);
+			for (int64_t d = 0; d < hd; d++)
+				check_close("attn", LLORCH_DT_F32, 1, hd, d, out[d], want[d],
+						((4.0 + (double)n_kv) * 1.2e-7 + 1e-6) * vmax + 1e-30);
+			free(want);
+			free(out);
+			free(scores);
+			free(kv);
+			free(q);
+		}
+}
+
+static void test_attn_row(void **state)
+{
+	(void)state;
+	for_each_level(attn_all);
+}
+
 /* The kernels' own half conversion, for every bit pattern. */
 static void test_fp16_all_values(void **state)
 {
@@ -368,6 +409,7 @@ int main(void)
 		cmocka_unit_test(test_matvec),
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_few_long_rows),
+		cmocka_unit_test(test_attn_row),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,88 @@
+/* AVX-512 attention of one query row over one head's KV cache (see
+ * llorch_attn_row): scores four keys at a time, a vector exp for the
+ * softmax, and the weighted sum of values kept in registers across all keys
+ * (64 values of the head per pass) instead of read and written per key. */
+#include <math.h>
+#include <immintrin.h>
+
+#include "kernels_impl.h"
+
+/* e^x for x <= 0 (softmax arguments after subtracting the max): x = n ln2 + r
+ * with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error
+ * below 2e-7 there), times 2^n by vscalefps, which also flushes large
+ * negative n to 0 instead of wrapping the exponent. */
+static inline __m512 exp_neg(__m512 x)
+{
+	const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
+	const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
+	x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
+	__m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+	__m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
+	r = _mm512_fnmadd_ps(n, ln2_lo, r);
+	__m512 p = _mm512_set1_ps(1.0f / 720);
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+	return _mm512_scalef_ps(p, n);
+}
+
+static inline __mmask16 tail_mask(int64_t n)
+{
+	return (__mmask16)(n <= 0 ? 0 : n >= 16 ? 0xffff : (1u << n) - 1);
+}
+
+/* q . k over hd values, masked loads for the tail. */
+static inline float dot(const float *q, const float *k, int64_t hd)
+{
+	__m512 acc = _mm512_setzero_ps();
+
+	for (int64_t d = 0; d < hd; d += 16) {
+		__mmask16 m = tail_mask(hd - d);
+		acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, k + d), acc);
+	}
+	return _mm512_reduce_add_ps(acc);
+}
+
+void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
+{
+	float max = -INFINITY;
+	int64_t j = 0;
+
+	for (; j < n_kv; j++) {
+		scores[j] = dot(q, k + j * kv_stride, hd) * scale;
+		max = fmaxf(max, scores[j]);
+	}
+
+	__m512 vmax = _mm512_set1_ps(max), vsum = _mm512_setzero_ps();
+	for (j = 0; j < n_kv; j += 16) {
+		__mmask16 m = tail_mask(n_kv - j);
+		__m512 e = exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + j), vmax));
+		e = _mm512_maskz_mov_ps(m, e);
+		_mm512_mask_storeu_ps(scores + j, m, e);
+		vsum = _mm512_add_ps(vsum, e);
+	}
+	__m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+
+	/* out, 64 values at a time, accumulated over every key in registers */
+	for (int64_t d = 0; d < hd; d += 64) {
+		__mmask16 m0 = tail_mask(hd - d), m1 = tail_mask(hd - d - 16);
+		__mmask16 m2 = tail_mask(hd - d - 32), m3 = tail_mask(hd - d - 48);
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		for (j = 0; j < n_kv; j++) {
+			const float *vj = v + j * kv_stride + d;
+			__m512 p = _mm512_set1_ps(scores[j]);
+			a0 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m0, vj), a0);
+			a1 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m1, vj + 16), a1);
+			a2 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m2, vj + 32), a2);
+			a3 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m3, vj + 48), a3);
+		}
+		_mm512_mask_storeu_ps(out + d, m0, _mm512_mul_ps(a0, inv));
+		_mm512_mask_storeu_ps(out + d + 16, m1, _mm512_mul_ps(a1, inv));
+		_mm512_mask_storeu_ps(out + d + 32, m2, _mm512_mul_ps(a2, inv));
+		_mm512_mask_storeu_ps(out + d + 48, m3, _mm512_mul_ps(a3, inv));
+	}
+}
