@@ -6,28 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels_impl.h"
-
-/* e^x for x <= 0 (softmax arguments after subtracting the max): x = n ln2 + r
- * with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error
- * below 2e-7 there), times 2^n by vscalefps, which also flushes large
- * negative n to 0 instead of wrapping the exponent. */
-static inline __m512 exp_neg(__m512 x)
-{
-	const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-	const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-	x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
-	__m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	__m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
-	r = _mm512_fnmadd_ps(n, ln2_lo, r);
-	__m512 p = _mm512_set1_ps(1.0f / 720);
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-	return _mm512_scalef_ps(p, n);
-}
+#include "vexp_avx512.h"
 
 static inline __mmask16 tail_mask(int64_t n)
 {
@@ -60,7 +39,7 @@ void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int6
 	__m512 vmax = _mm512_set1_ps(max), vsum = _mm512_setzero_ps();
 	for (j = 0; j < n_kv; j += 16) {
 		__mmask16 m = tail_mask(n_kv - j);
-		__m512 e = exp_neg(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + j), vmax));
+		__m512 e = llorch_vexp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scores + j), vmax));
 		e = _mm512_maskz_mov_ps(m, e);
 		_mm512_mask_storeu_ps(scores + j, m, e);
 		vsum = _mm512_add_ps(vsum, e);

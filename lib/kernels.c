@@ -375,3 +375,13 @@ void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_
 {
 	kernels()->attn_row(q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 }
+
+void llorch_vec_gelu(float *x, int64_t n)
+{
+	kernels()->gelu(x, n);
+}
+
+void llorch_vec_silu_mul(float *gate, const float *up, int64_t n)
+{
+	kernels()->silu_mul(gate, up, n);
+}

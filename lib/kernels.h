@@ -36,6 +36,14 @@ void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_
 void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *out);
 
+/* In place: x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))). */
+void llorch_vec_gelu(float *x, int64_t n);
+/* gate (n) = gate / (1 + exp(-gate)) * up */
+void llorch_vec_silu_mul(float *gate, const float *up, int64_t n);
+/* The same in double precision. */
+void llorch_vec_gelu_ref(float *x, int64_t n);
+void llorch_vec_silu_mul_ref(float *gate, const float *up, int64_t n);
+
 /* Bytes one matvec reads from W. */
 size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out);
 

@@ -159,4 +159,6 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
 	.attn_row = llorch_attn_row_scalar,
+	.gelu = llorch_gelu_scalar,
+	.silu_mul = llorch_silu_mul_scalar,
 };

@@ -273,6 +273,8 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
 	.attn_row = llorch_attn_row_avx512,
+	.gelu = llorch_gelu_avx512,
+	.silu_mul = llorch_silu_mul_avx512,
 };
 
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
@@ -282,4 +284,6 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
 	.attn_row = llorch_attn_row_avx512,
+	.gelu = llorch_gelu_avx512,
+	.silu_mul = llorch_silu_mul_avx512,
 };

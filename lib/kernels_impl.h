@@ -48,8 +48,14 @@ typedef struct {
 	/* llorch_attn_row at this level */
 	void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride,
 			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+	void (*gelu)(float *x, int64_t n);
+	void (*silu_mul)(float *gate, const float *up, int64_t n);
 } llorch_kernel_set;
 
+void llorch_gelu_scalar(float *x, int64_t n);
+void llorch_silu_mul_scalar(float *gate, const float *up, int64_t n);
+void llorch_gelu_avx512(float *x, int64_t n);
+void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int64_t kv_stride,

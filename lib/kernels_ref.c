@@ -62,3 +62,19 @@ void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t
 		out[d] = (float)(acc[d] / sum);
 	free(acc);
 }
+
+void llorch_vec_gelu_ref(float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		double v = x[i];
+		x[i] = (float)(0.5 * v * (1.0 + tanh(0.79788456080286535588 * (v + 0.044715 * v * v * v))));
+	}
+}
+
+void llorch_vec_silu_mul_ref(float *gate, const float *up, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		double g = gate[i];
+		gate[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
+	}
+}

@@ -189,10 +189,26 @@ void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int6
 	}
 }
 
+void llorch_gelu_scalar(float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		float v = x[i];
+		x[i] = 0.5f * v * (1.0f + tanhf(0.79788456080286535588f * v * (1.0f + 0.044715f * v * v)));
+	}
+}
+
+void llorch_silu_mul_scalar(float *gate, const float *up, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 const llorch_kernel_set llorch_kernels_scalar = {
 	.name = "scalar",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
 	.quantize_act = llorch_quantize_act_scalar,
 	.dequantize = llorch_dequantize_scalar,
 	.attn_row = llorch_attn_row_scalar,
+	.gelu = llorch_gelu_scalar,
+	.silu_mul = llorch_silu_mul_scalar,
 };

@@ -325,6 +325,42 @@ static void test_attn_row(void **state)
 	for_each_level(attn_all);
 }
 
+/* Activations against the double-precision reference, over a range wide
+ * enough to reach both tails (exp overflow and underflow) and across a
+ * vector tail: relative error 2e-6; GELU's tanh form in float also loses
+ * 1 + tanh(u) to cancellation far left, an absolute error of ulp(1) * |x|. */
+static void act_all(llorch_threadpool *const *pools)
+{
+	enum { N = 1000 + 13 };
+	float x[N], up[N], a[N], b[N];
+
+	(void)pools;
+	for (int i = 0; i < N; i++) {
+		x[i] = (float)(i - N / 2) * 0.2f + 0.01f * rnd_unit();
+		up[i] = rnd_unit();
+	}
+	x[0] = 0.0f;
+	memcpy(a, x, sizeof a);
+	memcpy(b, x, sizeof b);
+	llorch_vec_gelu(a, N);
+	llorch_vec_gelu_ref(b, N);
+	for (int i = 0; i < N; i++)
+		check_close("gelu", LLORCH_DT_F32, 1, N, i, a[i], b[i],
+				2e-6 * fabs(b[i]) + 1.2e-7 * fabs(x[i]) + 1e-30);
+	memcpy(a, x, sizeof a);
+	memcpy(b, x, sizeof b);
+	llorch_vec_silu_mul(a, up, N);
+	llorch_vec_silu_mul_ref(b, up, N);
+	for (int i = 0; i < N; i++)
+		check_close("silu_mul", LLORCH_DT_F32, 1, N, i, a[i], b[i], 2e-6 * fabs(b[i]) + 1e-30);
+}
+
+static void test_activations(void **state)
+{
+	(void)state;
+	for_each_level(act_all);
+}
+
 /* The kernels' own half conversion, for every bit pattern. */
 static void test_fp16_all_values(void **state)
 {
@@ -410,6 +446,7 @@ int main(void)
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_few_long_rows),
 		cmocka_unit_test(test_attn_row),
+		cmocka_unit_test(test_activations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
