@@ -223,3 +223,20 @@ EOF
 	[ -e /dev/full ] || skip "no /dev/full"
 	run -74 sh -c 'echo "{\"text\":\"a\"}" | llorch-tokenize -m "$GPT2" > /dev/full'
 }
+
+@test "llama2.c stories260K: the reference's greedy ids decode to its exact output" {
+	d="$DATA/llama2c-stories260K"
+	need "$d/stories260K.bin" "$d/tok512.bin" "$d/expected_greedy_ids.json"
+	cd "$BATS_TEST_TMPDIR"
+	m=s260k.gguf
+	llorch-gguf convert-llama2c "$d/stories260K.bin" "$d/tok512.bin" -o "$m"
+	# all_ids: BOS and the 256 generated ids; run.c prints their pieces
+	# (the space after BOS dropped) and a final newline
+	perl -0ne 'print "$1\n" if /"all_ids":\s*\[([^\]]*)\]/' "$d/expected_greedy_ids.json" > ids
+	llorch-tokenize -m "$m" --decode --raw < ids > got
+	printf '\n' >> got
+	cmp got "$d/expected_greedy_default.txt"
+	# and the text encodes back to the same ids
+	head -c -1 got | llorch-tokenize -m "$m" --raw > again
+	[ "$(tr -s ' ,\n' '   ' < ids | xargs)" = "$(xargs < again)" ]
+}

@@ -2,7 +2,8 @@
 # Differential tokenizer tests: llorch-tokenize against independent
 # reference encoders on thousands of generated inputs (tests/diff/run.sh):
 # GPT-2 against npm gpt-3-encoder, Llama-2 against python3-sentencepiece
-# (encode and decode), and decode(encode(x)) == x for both.
+# (encode and decode), llama2.c's own encoder and decoder with its 512-token
+# vocabulary converted by llorch-gguf, and decode(encode(x)) == x for all.
 bats_require_minimum_version 1.5.0
 
 # Inputs per kind: enough to cover every generator branch many times while
@@ -10,7 +11,7 @@ bats_require_minimum_version 1.5.0
 COUNT=4000
 
 run_diff() {
-	run --separate-stderr "$BATS_TEST_DIRNAME/diff/run.sh" "$1" "$COUNT" "$2" \
+	run --separate-stderr "$BATS_TEST_DIRNAME/diff/run.sh" "$1" "${3:-$COUNT}" "$2" \
 		"$BATS_TEST_TMPDIR/$1"
 	echo "$output"
 	if [ "$status" -eq 2 ]; then
@@ -28,4 +29,9 @@ run_diff() {
 
 @test "Llama-2: sentencepiece agrees on $COUNT generated inputs, encode and decode; round trip" {
 	run_diff spm 20261122
+}
+
+# The Python restatement of llama2.c's quadratic merge loop is slow: fewer.
+@test "llama2.c: run.c's encoder and decoder agree on 1000 generated inputs (tok512 via llorch-gguf)" {
+	run_diff llama2c 20261122 1000
 }

