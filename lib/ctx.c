@@ -1,0 +1,209 @@
+/* Contexts: one sequence's KV cache, its scratch buffers and thread pool. All
+ * sizes are computed with checked arithmetic before anything is allocated. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+#define DEFAULT_BATCH 512
+#define MAX_THREADS 512
+
+llorch_ctx_params llorch_ctx_default_params(void)
+{
+	return (llorch_ctx_params){ .n_ctx = 0, .n_threads = 0, .n_batch = 0 };
+}
+
+static llorch_fault fault_from_env(void)
+{
+	const char *s = getenv("LLORCH_DEBUG_FAULT");
+
+	if (!s || !*s)
+		return LLORCH_FAULT_NONE;
+	if (strcmp(s, "gelu") == 0)
+		return LLORCH_FAULT_GELU;
+	if (strcmp(s, "rope") == 0)
+		return LLORCH_FAULT_ROPE;
+	if (strcmp(s, "bias") == 0)
+		return LLORCH_FAULT_BIAS;
+	return LLORCH_FAULT_NONE;
+}
+
+/* *total += count floats, as bytes; false on overflow. */
+static bool add_floats(size_t *total, size_t a, size_t b)
+{
+	size_t n, bytes;
+
+	return llorch_mul_size(a, b, &n) && llorch_mul_size(n, sizeof(float), &bytes) &&
+		llorch_add_size(*total, bytes, total);
+}
+
+static float *alloc_floats(size_t a, size_t b)
+{
+	size_t n;
+
+	if (!llorch_mul_size(a, b, &n) || n > SIZE_MAX / sizeof(float))
+		return NULL;
+	return malloc(n ? n * sizeof(float) : sizeof(float));
+}
+
+llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, llorch_ctx **out)
+{
+	llorch_ctx_params def = llorch_ctx_default_params();
+	llorch_ctx *c;
+	llorch_status st;
+
+	if (!m || !out)
+		return llorch_error(LLORCH_E_INVALID, "llorch_ctx_new: NULL argument");
+	*out = NULL;
+	if (!p)
+		p = &def;
+	const llorch_hparams *hp = &m->hp;
+	if (p->n_ctx < 0 || p->n_ctx > LLORCH_MAX_CTX)
+		return llorch_error(LLORCH_E_RANGE, "n_ctx %d is out of range [0, %d]",
+				p->n_ctx, LLORCH_MAX_CTX);
+	if (p->n_threads < 0 || p->n_threads > MAX_THREADS)
+		return llorch_error(LLORCH_E_RANGE, "n_threads %d is out of range [0, %d]",
+				p->n_threads, MAX_THREADS);
+	if (p->n_batch < 0)
+		return llorch_error(LLORCH_E_RANGE, "n_batch %d is negative", p->n_batch);
+	int32_t n_ctx = p->n_ctx ? p->n_ctx : hp->n_ctx_train;
+	if (n_ctx > LLORCH_MAX_CTX)
+		n_ctx = LLORCH_MAX_CTX;
+	/* Learned positions end where the table ends. */
+	if (hp->arch == LLORCH_ARCH_GPT2 && n_ctx > hp->n_ctx_train)
+		return llorch_error(LLORCH_E_RANGE, "n_ctx %d is over the model's %d learned "
+				"positions", n_ctx, hp->n_ctx_train);
+	int32_t n_batch = p->n_batch ? p->n_batch : DEFAULT_BATCH;
+	if (n_batch > n_ctx)
+		n_batch = n_ctx;
+	int32_t n_threads = p->n_threads ? p->n_threads : llorch_ncpu();
+
+	size_t E = (size_t)hp->n_embd, KV = (size_t)m->kv_dim, F = (size_t)hp->n_ff;
+	size_t B = (size_t)n_batch, L = (size_t)hp->n_layer, T = (size_t)n_ctx;
+	size_t kv_bytes = 0, scratch = 0, lkv;
+	bool ok = llorch_mul_size(L, T, &lkv) && add_floats(&kv_bytes, lkv, KV) &&
+		add_floats(&kv_bytes, lkv, KV) &&
+		add_floats(&scratch, B, E * 4) && add_floats(&scratch, B, 2 * KV) &&
+		add_floats(&scratch, B, E + 2 * KV) && add_floats(&scratch, B, 2 * F) &&
+		add_floats(&scratch, (size_t)n_threads, T);
+	if (!ok)
+		return llorch_error(LLORCH_E_RANGE, "context of %d positions: size overflows", n_ctx);
+
+	if (!(c = calloc(1, sizeof *c)))
+		return llorch_error(LLORCH_E_NOMEM, "out of memory");
+	c->model = m;
+	c->n_ctx = n_ctx;
+	c->n_batch = n_batch;
+	c->n_threads = n_threads;
+	c->fault = fault_from_env();
+	c->kv_bytes = kv_bytes;
+	c->scratch_bytes = scratch;
+	c->k_cache = alloc_floats(lkv, KV);
+	c->v_cache = alloc_floats(lkv, KV);
+	c->x = alloc_floats(B, E);
+	c->xn = alloc_floats(B, E);
+	c->q = alloc_floats(B, E);
+	c->att = alloc_floats(B, E);
+	c->k = alloc_floats(B, KV);
+	c->v = alloc_floats(B, KV);
+	c->qkv = alloc_floats(B, E + 2 * KV);
+	c->hb = alloc_floats(B, F);
+	c->hb2 = alloc_floats(B, F);
+	c->scores = alloc_floats((size_t)n_threads, T);
+	c->row_ctx = calloc(B, sizeof *c->row_ctx);
+	c->row_pos = calloc(B, sizeof *c->row_pos);
+	if (!c->k_cache || !c->v_cache || !c->x || !c->xn || !c->q || !c->att || !c->k ||
+			!c->v || !c->qkv || !c->hb || !c->hb2 || !c->scores ||
+			!c->row_ctx || !c->row_pos) {
+		llorch_ctx_free(c);
+		return llorch_error(LLORCH_E_NOMEM, "out of memory for a context of %d positions "
+				"(%zu bytes of KV cache)", n_ctx, kv_bytes);
+	}
+	if ((st = llorch_threadpool_new(n_threads, &c->pool)) != LLORCH_OK) {
+		llorch_ctx_free(c);
+		return st;
+	}
+	*out = c;
+	return LLORCH_OK;
+}
+
+void llorch_ctx_free(llorch_ctx *c)
+{
+	if (!c)
+		return;
+	llorch_threadpool_free(c->pool);
+	free(c->k_cache);
+	free(c->v_cache);
+	free(c->x);
+	free(c->xn);
+	free(c->q);
+	free(c->att);
+	free(c->k);
+	free(c->v);
+	free(c->qkv);
+	free(c->hb);
+	free(c->hb2);
+	free(c->scores);
+	free(c->row_ctx);
+	free(c->row_pos);
+	free(c);
+}
+
+const llorch_model *llorch_ctx_model(const llorch_ctx *c)
+{
+	return c->model;
+}
+
+int32_t llorch_ctx_n_ctx(const llorch_ctx *c)
+{
+	return c->n_ctx;
+}
+
+int32_t llorch_ctx_n_past(const llorch_ctx *c)
+{
+	return c->n_past;
+}
+
+llorch_status llorch_ctx_truncate(llorch_ctx *c, int32_t n_past)
+{
+	if (n_past < 0 || n_past > c->n_past)
+		return llorch_error(LLORCH_E_RANGE, "cannot truncate to %d positions: the context "
+				"holds %d", n_past, c->n_past);
+	/* Positions past n_past are overwritten before they are read again. */
+	c->n_past = n_past;
+	return LLORCH_OK;
+}
+
+size_t llorch_ctx_memory_bytes(const llorch_ctx *c)
+{
+	return c->kv_bytes + c->scratch_bytes;
+}
+
+void llorch_ctx_set_abort(llorch_ctx *c, bool (*abort_fn)(void *user), void *user)
+{
+	c->abort_fn = abort_fn;
+	c->abort_user = user;
+}
+
+void llorch_ctx_set_dump(llorch_ctx *c, llorch_dump_fn fn, void *user)
+{
+	c->dump_fn = fn;
+	c->dump_user = user;
+}
+
+llorch_status llorch_ctx_check_tokens(const llorch_ctx *c, const int32_t *tokens, int32_t n)
+{
+	int32_t n_vocab = c->model->hp.n_vocab;
+
+	if (n <= 0 || !tokens)
+		return llorch_error(LLORCH_E_INVALID, "no tokens to evaluate");
+	if (n > c->n_ctx - c->n_past)
+		return llorch_error(LLORCH_E_RANGE, "%d tokens after %d do not fit in the context "
+				"of %d positions", n, c->n_past, c->n_ctx);
+	for (int32_t i = 0; i < n; i++)
+		if (tokens[i] < 0 || tokens[i] >= n_vocab)
+			return llorch_error(LLORCH_E_RANGE, "token %d at index %d is out of range "
+					"[0, %d)", tokens[i], i, n_vocab);
+	return LLORCH_OK;
+}

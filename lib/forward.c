@@ -1,0 +1,389 @@
+/* The fast forward pass. A pass works on a set of rows, each one token at a
+ * position of some context's KV cache: a prompt chunk is many rows of one
+ * context at consecutive positions, a batched decode step one row for each
+ * of several contexts. Weight matrices are applied to all rows at once
+ * (matrix-matrix for several rows, matrix-vector for one) so that each is
+ * read once per pass; attention runs per row and head on the thread pool. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "model_internal.h"
+#include "ops.h"
+
+typedef struct {
+	llorch_ctx *c;                /* owns the scratch and the pool */
+	const llorch_model *m;
+	int32_t nt;                   /* rows */
+	const int32_t *tokens;        /* (nt) */
+	llorch_ctx *const *row_ctx;   /* (nt) */
+	const int32_t *row_pos;       /* (nt) */
+	float *scores;                /* (pool threads, scores_stride) */
+	int32_t scores_stride;
+	int32_t layer;                /* for the attention workers */
+} pass;
+
+/* Y (nt, n_out) = X (nt, n_in) . W^T */
+static void linear(const pass *p, const llorch_weight *w, const float *X, float *Y)
+{
+	if (p->nt == 1)
+		llorch_matvec(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out);
+	else
+		llorch_matmul(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out, p->nt);
+}
+
+static void add_bias_rows(const pass *p, float *Y, const float *b, int64_t n)
+{
+	if (!b)
+		return;
+	for (int32_t t = 0; t < p->nt; t++)
+		llorch_add(Y + (int64_t)t * n, b, n);
+}
+
+static void dump_rows(const pass *p, const char *name, int32_t layer, const float *X, int64_t n)
+{
+	for (int32_t t = 0; t < p->nt; t++) {
+		const llorch_ctx *rc = p->row_ctx[t];
+		if (rc->dump_fn)
+			rc->dump_fn(name, layer, p->row_pos[t], X + (int64_t)t * n, n, rc->dump_user);
+	}
+}
+
+static bool aborted(const pass *p)
+{
+	for (int32_t t = 0; t < p->nt; t++) {
+		const llorch_ctx *rc = p->row_ctx[t];
+		if (rc->abort_fn && rc->abort_fn(rc->abort_user))
+			return true;
+		/* rows of one context share its callback: ask once */
+		if (t + 1 < p->nt && p->row_ctx[t + 1] == rc)
+			while (t + 1 < p->nt && p->row_ctx[t + 1] == rc)
+				t++;
+	}
+	return false;
+}
+
+static llorch_status embed(const pass *p)
+{
+	const llorch_model *m = p->m;
+	int64_t E = m->hp.n_embd;
+	llorch_status st;
+
+	for (int32_t t = 0; t < p->nt; t++) {
+		float *x = p->c->x + t * E;
+		const char *row = (const char *)m->token_embd.data +
+			(size_t)p->tokens[t] * m->token_embd.row_bytes;
+		if ((st = llorch_dequantize_row(m->token_embd.type, row, x, E)) != LLORCH_OK)
+			return st;
+		if (m->hp.arch == LLORCH_ARCH_GPT2) {
+			float *tmp = p->c->xn + t * E;
+			row = (const char *)m->position_embd.data +
+				(size_t)p->row_pos[t] * m->position_embd.row_bytes;
+			if ((st = llorch_dequantize_row(m->position_embd.type, row, tmp, E)) != LLORCH_OK)
+				return st;
+			llorch_add(x, tmp, E);
+		}
+	}
+	dump_rows(p, "embd", -1, p->c->x, E);
+	return LLORCH_OK;
+}
+
+static void norm_rows(const pass *p, const float *w, const float *b, const float *X, float *Y)
+{
+	const llorch_hparams *hp = &p->m->hp;
+	int64_t E = hp->n_embd;
+
+	for (int32_t t = 0; t < p->nt; t++) {
+		if (hp->arch == LLORCH_ARCH_GPT2)
+			llorch_layernorm(Y + t * E, X + t * E, w, b, E, hp->norm_eps);
+		else
+			llorch_rmsnorm(Y + t * E, X + t * E, w, E, hp->norm_eps);
+	}
+}
+
+/* Row t, head h: softmax(q k^T / sqrt(head_dim)) v over positions 0..pos. */
+static void attn_worker(void *arg, int ith, int nth)
+{
+	const pass *p = arg;
+	const llorch_hparams *hp = &p->m->hp;
+	int32_t hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
+	int64_t E = hp->n_embd, KV = p->m->kv_dim;
+	float scale = 1.0f / sqrtf((float)hd);
+	float *scores = p->scores + (size_t)ith * (size_t)p->scores_stride;
+	int64_t total = (int64_t)p->nt * n_head;
+
+	/* Work is dealt out by index, and each (row, head) is computed whole by
+	 * one thread: the result does not depend on the number of threads. */
+	for (int64_t i = ith; i < total; i += nth) {
+		int32_t t = (int32_t)(i / n_head), h = (int32_t)(i % n_head);
+		const llorch_ctx *rc = p->row_ctx[t];
+		int32_t pos = p->row_pos[t];
+		int64_t off = (int64_t)(h / group) * hd;
+		const float *q = p->c->q + t * E + (int64_t)h * hd;
+		float *out = p->c->att + t * E + (int64_t)h * hd;
+		const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0) + off;
+		const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0) + off;
+
+		for (int32_t j = 0; j <= pos; j++)
+			scores[j] = llorch_dot(q, kc + (int64_t)j * KV, hd) * scale;
+		llorch_softmax(scores, pos + 1);
+		memset(out, 0, (size_t)hd * sizeof *out);
+		for (int32_t j = 0; j <= pos; j++)
+			llorch_axpy(out, scores[j], vc + (int64_t)j * KV, hd);
+	}
+}
+
+static void qkv_gpt2(const pass *p, const llorch_layer *L)
+{
+	llorch_ctx *c = p->c;
+	int64_t E = p->m->hp.n_embd, KV = p->m->kv_dim, W = E + 2 * KV;
+
+	linear(p, &L->attn_qkv, c->xn, c->qkv);
+	add_bias_rows(p, c->qkv, L->attn_qkv_b, W);
+	for (int32_t t = 0; t < p->nt; t++) {
+		const float *r = c->qkv + t * W;
+		memcpy(c->q + t * E, r, (size_t)E * sizeof(float));
+		memcpy(c->k + t * KV, r + E, (size_t)KV * sizeof(float));
+		memcpy(c->v + t * KV, r + E + KV, (size_t)KV * sizeof(float));
+	}
+}
+
+static void qkv_llama(const pass *p, const llorch_layer *L)
+{
+	llorch_ctx *c = p->c;
+	const llorch_hparams *hp = &p->m->hp;
+	int64_t E = hp->n_embd, KV = p->m->kv_dim;
+
+	linear(p, &L->attn_q, c->xn, c->q);
+	linear(p, &L->attn_k, c->xn, c->k);
+	linear(p, &L->attn_v, c->xn, c->v);
+	add_bias_rows(p, c->q, L->attn_q_b, E);
+	add_bias_rows(p, c->k, L->attn_k_b, KV);
+	add_bias_rows(p, c->v, L->attn_v_b, KV);
+	void (*rope)(float *, int32_t, int32_t, int32_t, int32_t, float) =
+		c->fault == LLORCH_FAULT_ROPE ? llorch_rope_neox : llorch_rope;
+	for (int32_t t = 0; t < p->nt; t++) {
+		rope(c->q + t * E, hp->n_head, hp->head_dim, hp->rope_dim, p->row_pos[t],
+				hp->rope_freq_base);
+		rope(c->k + t * KV, hp->n_head_kv, hp->head_dim, hp->rope_dim, p->row_pos[t],
+				hp->rope_freq_base);
+	}
+}
+
+static void attention(pass *p, int32_t l, const llorch_layer *L)
+{
+	llorch_ctx *c = p->c;
+	int64_t E = p->m->hp.n_embd, KV = p->m->kv_dim;
+
+	if (p->m->hp.arch == LLORCH_ARCH_GPT2)
+		qkv_gpt2(p, L);
+	else
+		qkv_llama(p, L);
+	for (int32_t t = 0; t < p->nt; t++) {
+		llorch_ctx *rc = p->row_ctx[t];
+		memcpy(llorch_kv_row(rc->k_cache, rc, l, p->row_pos[t]), c->k + t * KV,
+				(size_t)KV * sizeof(float));
+		memcpy(llorch_kv_row(rc->v_cache, rc, l, p->row_pos[t]), c->v + t * KV,
+				(size_t)KV * sizeof(float));
+	}
+	p->layer = l;
+	llorch_threadpool_run(c->pool, attn_worker, p);
+	/* the attention output goes to xn, whose normed input is spent */
+	linear(p, &L->attn_output, c->att, c->xn);
+	if (c->fault != LLORCH_FAULT_BIAS)
+		add_bias_rows(p, c->xn, L->attn_output_b, E);
+}
+
+/* xn (nt, n_embd) -> att (nt, n_embd) */
+static void ffn(const pass *p, const llorch_layer *L)
+{
+	llorch_ctx *c = p->c;
+	int64_t E = p->m->hp.n_embd, F = p->m->hp.n_ff;
+
+	if (p->m->hp.arch == LLORCH_ARCH_GPT2) {
+		linear(p, &L->ffn_up, c->xn, c->hb);
+		add_bias_rows(p, c->hb, L->ffn_up_b, F);
+		if (c->fault == LLORCH_FAULT_GELU)
+			llorch_gelu_coef(c->hb, p->nt * F, LLORCH_GELU_COEF_A / 10);
+		else
+			llorch_gelu(c->hb, p->nt * F);
+	} else {
+		linear(p, &L->ffn_gate, c->xn, c->hb);
+		linear(p, &L->ffn_up, c->xn, c->hb2);
+		llorch_silu_mul(c->hb, c->hb2, p->nt * F);
+	}
+	linear(p, &L->ffn_down, c->hb, c->att);
+	add_bias_rows(p, c->att, L->ffn_down_b, E);
+}
+
+/* Runs every block over the rows; x then holds the final hidden states. */
+static llorch_status blocks(pass *p)
+{
+	llorch_ctx *c = p->c;
+	const llorch_model *m = p->m;
+	int64_t E = m->hp.n_embd;
+	llorch_status st;
+
+	if ((st = embed(p)) != LLORCH_OK)
+		return st;
+	for (int32_t l = 0; l < m->hp.n_layer; l++) {
+		const llorch_layer *L = &m->layers[l];
+		if (aborted(p))
+			return llorch_error(LLORCH_E_CANCELLED, "evaluation cancelled at layer %d", l);
+		norm_rows(p, L->attn_norm, L->attn_norm_b, c->x, c->xn);
+		dump_rows(p, "attn_norm", l, c->xn, E);
+		attention(p, l, L);
+		dump_rows(p, "attn_out", l, c->xn, E);
+		llorch_add(c->x, c->xn, p->nt * E);
+		norm_rows(p, L->ffn_norm, L->ffn_norm_b, c->x, c->xn);
+		dump_rows(p, "ffn_norm", l, c->xn, E);
+		ffn(p, L);
+		dump_rows(p, "ffn_out", l, c->att, E);
+		llorch_add(c->x, c->att, p->nt * E);
+		dump_rows(p, "layer_out", l, c->x, E);
+	}
+	return LLORCH_OK;
+}
+
+static bool any_dump(const pass *p)
+{
+	for (int32_t t = 0; t < p->nt; t++)
+		if (p->row_ctx[t]->dump_fn)
+			return true;
+	return false;
+}
+
+/* The classifier over rows [first, nt) into logits ((nt - first), n_vocab). */
+static llorch_status classify(pass *p, int32_t first, float *logits)
+{
+	const llorch_model *m = p->m;
+	int64_t E = m->hp.n_embd, V = m->hp.n_vocab;
+	pass sub = *p;
+
+	sub.nt = p->nt - first;
+	sub.row_ctx += first;
+	sub.row_pos += first;
+	norm_rows(&sub, m->output_norm, m->output_norm_b, p->c->x + first * E,
+			p->c->xn + first * E);
+	dump_rows(&sub, "output_norm", -1, p->c->xn + first * E, E);
+	linear(&sub, &m->output, p->c->xn + first * E, logits);
+	dump_rows(&sub, "logits", -1, logits, V);
+	return LLORCH_OK;
+}
+
+/* Blocks, then logits: for all rows into out (nt, n_vocab) when all is set,
+ * else only the last row's into out (n_vocab); out may be NULL. */
+static llorch_status run_pass(pass *p, float *out, bool all)
+{
+	int64_t V = p->m->hp.n_vocab;
+	llorch_status st;
+
+	if ((st = blocks(p)) != LLORCH_OK)
+		return st;
+	if (!any_dump(p))
+		return out ? classify(p, all ? 0 : p->nt - 1, out) : LLORCH_OK;
+	if (all && out)
+		return classify(p, 0, out);
+	/* dumping: every row's logits are wanted, the caller keeps the last */
+	size_t n;
+	float *tmp;
+	if (!llorch_mul_size((size_t)p->nt, (size_t)V, &n) || !(tmp = malloc(n * sizeof *tmp)))
+		return llorch_error(LLORCH_E_NOMEM, "out of memory for dumped logits");
+	st = classify(p, 0, tmp);
+	if (out)
+		memcpy(out, tmp + (size_t)(p->nt - 1) * (size_t)V, (size_t)V * sizeof *out);
+	free(tmp);
+	return st;
+}
+
+llorch_status llorch_ctx_eval(llorch_ctx *c, const int32_t *tokens, int32_t n,
+		float *logits, bool all_logits)
+{
+	llorch_status st;
+
+	if (!c)
+		return llorch_error(LLORCH_E_INVALID, "llorch_ctx_eval: NULL context");
+	if ((st = llorch_ctx_check_tokens(c, tokens, n)) != LLORCH_OK)
+		return st;
+	int64_t V = c->model->hp.n_vocab;
+	for (int32_t done = 0; done < n;) {
+		int32_t nt = n - done < c->n_batch ? n - done : c->n_batch;
+		bool last = done + nt == n;
+		pass p = {
+			.c = c, .m = c->model, .nt = nt, .tokens = tokens + done,
+			.row_ctx = c->row_ctx, .row_pos = c->row_pos,
+			.scores = c->scores, .scores_stride = c->n_ctx,
+		};
+		if (done > 0 && c->abort_fn && c->abort_fn(c->abort_user))
+			return llorch_error(LLORCH_E_CANCELLED, "evaluation cancelled after %d of %d "
+					"tokens", done, n);
+		for (int32_t t = 0; t < nt; t++) {
+			c->row_ctx[t] = c;
+			c->row_pos[t] = c->n_past + t;
+		}
+		float *out = NULL;
+		if (logits && all_logits)
+			out = logits + (int64_t)done * V;
+		else if (logits && last)
+			out = logits;
+		if ((st = run_pass(&p, out, all_logits)) != LLORCH_OK)
+			return st;
+		c->n_past += nt;
+		done += nt;
+	}
+	return LLORCH_OK;
+}
+
+llorch_status llorch_ctx_eval_batch(llorch_ctx *const *ctxs, const int32_t *tokens,
+		int32_t n, float *logits)
+{
+	llorch_status st;
+
+	if (!ctxs || !tokens || n <= 0)
+		return llorch_error(LLORCH_E_INVALID, "llorch_ctx_eval_batch: no contexts");
+	llorch_ctx *c0 = ctxs[0];
+	int32_t max_ctx = 0;
+	for (int32_t i = 0; i < n; i++) {
+		if (!ctxs[i])
+			return llorch_error(LLORCH_E_INVALID, "llorch_ctx_eval_batch: context %d is NULL", i);
+		if (ctxs[i]->model != c0->model)
+			return llorch_error(LLORCH_E_INVALID, "llorch_ctx_eval_batch: context %d has "
+					"another model", i);
+		for (int32_t j = 0; j < i; j++)
+			if (ctxs[j] == ctxs[i])
+				return llorch_error(LLORCH_E_INVALID, "llorch_ctx_eval_batch: context %d "
+						"appears twice", i);
+		if ((st = llorch_ctx_check_tokens(ctxs[i], tokens + i, 1)) != LLORCH_OK)
+			return llorch_error(st, "context %d: %s", i, llorch_last_error());
+		if (ctxs[i]->n_ctx > max_ctx)
+			max_ctx = ctxs[i]->n_ctx;
+	}
+	/* the score rows must hold the longest of the contexts */
+	size_t n_scores;
+	int nth = llorch_threadpool_size(c0->pool);
+	if (!llorch_mul_size((size_t)nth, (size_t)max_ctx, &n_scores))
+		return llorch_error(LLORCH_E_NOMEM, "out of memory");
+	float *scores = malloc(n_scores * sizeof *scores);
+	if (!scores)
+		return llorch_error(LLORCH_E_NOMEM, "out of memory");
+	int64_t V = c0->model->hp.n_vocab;
+	st = LLORCH_OK;
+	for (int32_t done = 0; done < n && st == LLORCH_OK;) {
+		int32_t nt = n - done < c0->n_batch ? n - done : c0->n_batch;
+		for (int32_t t = 0; t < nt; t++)
+			c0->row_pos[t] = ctxs[done + t]->n_past;
+		pass p = {
+			.c = c0, .m = c0->model, .nt = nt, .tokens = tokens + done,
+			.row_ctx = ctxs + done, .row_pos = c0->row_pos,
+			.scores = scores, .scores_stride = max_ctx,
+		};
+		st = run_pass(&p, logits ? logits + (int64_t)done * V : NULL, true);
+		if (st == LLORCH_OK)
+			for (int32_t t = 0; t < nt; t++)
+				ctxs[done + t]->n_past++;
+		done += nt;
+	}
+	free(scores);
+	return st;
+}

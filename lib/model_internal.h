@@ -1,0 +1,92 @@
+/* The model and context structures, shared by model.c, ctx.c, forward.c and
+ * forward_ref.c; not installed. */
+#ifndef LLORCH_MODEL_INTERNAL_H
+#define LLORCH_MODEL_INTERNAL_H
+
+#include "internal.h"
+#include "threadpool.h"
+
+/* A 2-D weight used in place from the mapping: n_out rows of n_in values. */
+typedef struct {
+	llorch_dtype type;
+	const void *data;
+	int64_t n_in, n_out;
+	size_t row_bytes;
+	const char *name;   /* the GGUF tensor's, for messages */
+} llorch_weight;
+
+/* One transformer block. Norm weights and biases are F32 copies (small);
+ * a NULL bias is absent. Shapes in ggml order (n_in, n_out). */
+typedef struct {
+	const float *attn_norm, *attn_norm_b;   /* (n_embd) */
+	llorch_weight attn_qkv;                 /* gpt2: (n_embd, n_embd + 2 kv_dim) */
+	const float *attn_qkv_b;                /* (n_embd + 2 kv_dim) */
+	llorch_weight attn_q, attn_k, attn_v;   /* llama: (n_embd, n_embd), (n_embd, kv_dim) x2 */
+	const float *attn_q_b, *attn_k_b, *attn_v_b;
+	llorch_weight attn_output;              /* (n_embd, n_embd) */
+	const float *attn_output_b;             /* (n_embd) */
+	const float *ffn_norm, *ffn_norm_b;     /* (n_embd) */
+	llorch_weight ffn_gate;                 /* llama: (n_embd, n_ff) */
+	llorch_weight ffn_up;                   /* (n_embd, n_ff) */
+	const float *ffn_up_b;                  /* gpt2: (n_ff) */
+	llorch_weight ffn_down;                 /* (n_ff, n_embd) */
+	const float *ffn_down_b;                /* gpt2: (n_embd) */
+} llorch_layer;
+
+struct llorch_model {
+	llorch_gguf *gguf;
+	llorch_tokenizer *tok;        /* NULL when the file has no tokenizer.ggml.* */
+	llorch_hparams hp;
+	int32_t kv_dim;               /* n_head_kv * head_dim */
+	char *name;
+	llorch_weight token_embd;     /* (n_embd, n_vocab) */
+	llorch_weight position_embd;  /* gpt2: (n_embd, n_ctx_train) */
+	llorch_weight output;         /* (n_embd, n_vocab); token_embd when tied */
+	const float *output_norm, *output_norm_b; /* (n_embd) */
+	llorch_layer *layers;         /* (n_layer) */
+	float *vec_arena;             /* the F32 copies of norms and biases */
+	size_t weight_bytes;
+};
+
+/* Debug hook (LLORCH_DEBUG_FAULT): breaks one step of the fast path on
+ * purpose so that tests can prove the validation notices. */
+typedef enum {
+	LLORCH_FAULT_NONE = 0,
+	LLORCH_FAULT_GELU,  /* a wrong GELU cubic coefficient */
+	LLORCH_FAULT_ROPE,  /* rotate-half instead of adjacent pairs */
+	LLORCH_FAULT_BIAS,  /* the attention output bias dropped */
+} llorch_fault;
+
+struct llorch_ctx {
+	const llorch_model *model;
+	int32_t n_ctx, n_batch, n_threads, n_past;
+	llorch_threadpool *pool;
+	llorch_fault fault;
+	float *k_cache, *v_cache;     /* (n_layer, n_ctx, kv_dim) each */
+	/* scratch for up to n_batch rows */
+	float *x, *xn;                /* (n_batch, n_embd) */
+	float *q;                     /* (n_batch, n_embd) */
+	float *k, *v;                 /* (n_batch, kv_dim) */
+	float *qkv;                   /* gpt2: (n_batch, n_embd + 2 kv_dim) */
+	float *att;                   /* (n_batch, n_embd) */
+	float *hb, *hb2;              /* (n_batch, n_ff) */
+	float *scores;                /* (n_threads, n_ctx) */
+	llorch_ctx **row_ctx;         /* (n_batch): the KV cache each row goes to */
+	int32_t *row_pos;             /* (n_batch): the position of each row */
+	size_t scratch_bytes, kv_bytes;
+	bool (*abort_fn)(void *user);
+	void *abort_user;
+	llorch_dump_fn dump_fn;
+	void *dump_user;
+};
+
+/* The cache rows of layer l: (n_ctx, kv_dim). */
+static inline float *llorch_kv_row(float *cache, const llorch_ctx *c, int32_t l, int32_t pos)
+{
+	return cache + ((size_t)l * (size_t)c->n_ctx + (size_t)pos) * (size_t)c->model->kv_dim;
+}
+
+/* Checks ids and room before anything is evaluated. */
+llorch_status llorch_ctx_check_tokens(const llorch_ctx *c, const int32_t *tokens, int32_t n);
+
+#endif

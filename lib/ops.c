@@ -1,0 +1,158 @@
+/* Element-wise and per-row operations of the fast forward pass. Sums run in
+ * float with several accumulators, in a fixed order, so that results do not
+ * depend on the thread that computes them. */
+#include <math.h>
+
+#include "ops.h"
+
+float llorch_dot(const float *a, const float *b, int64_t n)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+	int64_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		s0 += a[i] * b[i];
+		s1 += a[i + 1] * b[i + 1];
+		s2 += a[i + 2] * b[i + 2];
+		s3 += a[i + 3] * b[i + 3];
+		s4 += a[i + 4] * b[i + 4];
+		s5 += a[i + 5] * b[i + 5];
+		s6 += a[i + 6] * b[i + 6];
+		s7 += a[i + 7] * b[i + 7];
+	}
+	for (; i < n; i++)
+		s0 += a[i] * b[i];
+	return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+}
+
+void llorch_axpy(float *y, float a, const float *x, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
+void llorch_add(float *x, const float *b, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		x[i] += b[i];
+}
+
+void llorch_layernorm(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps)
+{
+	/* Two passes in double: the mean first, then the centred variance, which
+	 * stays accurate when the mean is large against the spread. */
+	double mean = 0, var = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		mean += x[i];
+	mean /= (double)n;
+	for (int64_t i = 0; i < n; i++) {
+		double d = x[i] - mean;
+		var += d * d;
+	}
+	var /= (double)n;
+	float inv = (float)(1.0 / sqrt(var + eps));
+	float m = (float)mean;
+	for (int64_t i = 0; i < n; i++) {
+		float v = (x[i] - m) * inv * w[i];
+		y[i] = b ? v + b[i] : v;
+	}
+}
+
+void llorch_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+	double ss = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
+	for (int64_t i = 0; i < n; i++)
+		y[i] = x[i] * inv * w[i];
+}
+
+void llorch_softmax(float *x, int64_t n)
+{
+	float max = -INFINITY;
+	double sum = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		if (x[i] > max)
+			max = x[i];
+	if (max == -INFINITY) {
+		/* Nothing to attend to: all weights zero rather than NaN. */
+		for (int64_t i = 0; i < n; i++)
+			x[i] = 0;
+		return;
+	}
+	for (int64_t i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	float inv = (float)(1.0 / sum);
+	for (int64_t i = 0; i < n; i++)
+		x[i] *= inv;
+}
+
+void llorch_gelu_coef(float *x, int64_t n, float coef)
+{
+	for (int64_t i = 0; i < n; i++) {
+		float v = x[i];
+		x[i] = 0.5f * v * (1.0f + tanhf(LLORCH_SQRT_2_OVER_PI * v * (1.0f + coef * v * v)));
+	}
+}
+
+void llorch_gelu(float *x, int64_t n)
+{
+	llorch_gelu_coef(x, n, LLORCH_GELU_COEF_A);
+}
+
+void llorch_silu_mul(float *gate, const float *up, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++) {
+		float g = gate[i];
+		gate[i] = g / (1.0f + expf(-g)) * up[i];
+	}
+}
+
+/* The angle of pair i at pos: pos * base^(-2i/rope_dim), in double so that
+ * long positions keep their precision before the float rotation. */
+static void rope_angle(int32_t pos, int32_t i, int32_t rope_dim, float freq_base,
+		float *c, float *s)
+{
+	double theta = (double)pos * pow((double)freq_base, -2.0 * i / (double)rope_dim);
+	*c = (float)cos(theta);
+	*s = (float)sin(theta);
+}
+
+void llorch_rope(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
+		int32_t pos, float freq_base)
+{
+	for (int32_t i = 0; i < rope_dim / 2; i++) {
+		float c, s;
+		rope_angle(pos, i, rope_dim, freq_base, &c, &s);
+		for (int32_t h = 0; h < n_head; h++) {
+			float *p = x + (int64_t)h * head_dim + 2 * i;
+			float x0 = p[0], x1 = p[1];
+			p[0] = x0 * c - x1 * s;
+			p[1] = x0 * s + x1 * c;
+		}
+	}
+}
+
+void llorch_rope_neox(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
+		int32_t pos, float freq_base)
+{
+	int32_t half = rope_dim / 2;
+
+	for (int32_t i = 0; i < half; i++) {
+		float c, s;
+		rope_angle(pos, i, rope_dim, freq_base, &c, &s);
+		for (int32_t h = 0; h < n_head; h++) {
+			float *p = x + (int64_t)h * head_dim;
+			float x0 = p[i], x1 = p[i + half];
+			p[i] = x0 * c - x1 * s;
+			p[i + half] = x0 * s + x1 * c;
+		}
+	}
+}
