@@ -32,7 +32,10 @@ static const char usage_text[] =
 	"                         separated list of embd, attn_norm, attn_out, ffn_norm,\n"
 	"                         ffn_out, layer_out, output_norm, logits, or all\n"
 	"      --ref              use the naive scalar reference forward pass (slow)\n"
-	"  -s, --stats            add \"stats\": {\"cached\", \"evaluated\", \"ms\"}\n"
+	"  -S, --slots N          keep N sequences' caches (default 1); each line goes\n"
+	"                         to the one sharing its longest prefix, else the\n"
+	"                         least recently used\n"
+	"  -s, --stats            add \"stats\": {\"cached\", \"evaluated\", \"ms\", \"slot\"}\n"
 	"      --max-line BYTES   longest input line accepted (default 64 MiB)\n"
 	"  -v, --verbose          log loading and per-line statistics on stderr\n"
 	"  -h, --help             show this help and exit\n"
@@ -55,7 +58,7 @@ static bool dump_is_layer(size_t i)
 
 typedef struct {
 	const char *model_path;
-	long long threads, n_ctx, n_batch, top;
+	long long threads, n_ctx, n_batch, top, slots;
 	int enc;
 	bool all_positions, ref, stats, verbose;
 	unsigned dump_mask;
@@ -65,15 +68,22 @@ typedef struct {
 typedef struct {
 	options opt;
 	llorch_model *model;
-	llorch_ctx *ctx;
 	int32_t n_vocab, n_embd, n_layer;
-	int32_t *cached;       /* (n_ctx): the tokens whose positions the cache holds */
+	/* one sequence's cache each; a line goes to the best one */
+	struct slot {
+		llorch_ctx *ctx;
+		int32_t *cached;   /* (n_ctx): the tokens whose positions the cache holds */
+		unsigned long long used;   /* line number of the last use */
+	} *slots;
+	int n_slots;
+	llorch_ctx *ctx;       /* the current line's slot's */
 	float *logits;
 	size_t logits_cap;     /* floats */
 	/* activations collected by the dump callback for the current line */
 	float *dump[N_DUMP];
 	int64_t dump_dim[N_DUMP];
 	int32_t dump_pos;
+	unsigned long long lines;   /* answered so far, for least-recently-used */
 } state;
 
 static unsigned parse_dump(const char *arg)
@@ -92,8 +102,10 @@ static unsigned parse_dump(const char *arg)
 		for (i = 0; i < N_DUMP && strcmp(tok, dump_names[i]) != 0; i++)
 			;
 		if (i == N_DUMP) {
+			char name[64];
+			snprintf(name, sizeof name, "%s", tok);
 			free(copy);
-			cli_usage("--dump: unknown activation '%s'", tok);
+			cli_usage("--dump: unknown activation '%s'", name);
 		}
 		mask |= 1u << i;
 	}
@@ -117,6 +129,7 @@ static void parse_options(int argc, char **argv, options *o)
 		{ "dump", required_argument, NULL, 'd' },
 		{ "ref", no_argument, NULL, OPT_REF },
 		{ "stats", no_argument, NULL, 's' },
+		{ "slots", required_argument, NULL, 'S' },
 		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -125,8 +138,8 @@ static void parse_options(int argc, char **argv, options *o)
 	};
 	int c;
 
-	*o = (options){ .enc = ENC_JSON };
-	while ((c = getopt_long(argc, argv, "m:t:c:b:l:k:ad:svhV", longopts, NULL)) != -1) {
+	*o = (options){ .enc = ENC_JSON, .slots = 1 };
+	while ((c = getopt_long(argc, argv, "m:t:c:b:l:k:ad:sS:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->model_path = optarg;
@@ -166,6 +179,10 @@ static void parse_options(int argc, char **argv, options *o)
 			break;
 		case 's':
 			o->stats = true;
+			break;
+		case 'S':
+			if (!cli_parse_long(optarg, 1, 64, &o->slots))
+				cli_usage("--slots: '%s' is not a number in [1, 64]", optarg);
 			break;
 		case OPT_MAX_LINE:
 			if (!cli_parse_u64(optarg, &o->max_line) || o->max_line < 16 ||
@@ -323,7 +340,7 @@ static bool read_tokens(const state *s, const json_t *in, int32_t **out, int32_t
 	size_t len = json_array_size(arr);
 	if (len == 0)
 		return FAIL(e, "bad_request", "\"tokens\" is empty: nothing to predict from");
-	int32_t n_ctx = llorch_ctx_n_ctx(s->ctx);
+	int32_t n_ctx = llorch_ctx_n_ctx(s->slots[0].ctx);
 	if (len > (size_t)n_ctx)
 		return FAIL(e, "context_overflow", "%zu tokens do not fit in the context of %d "
 				"positions", len, n_ctx);
@@ -349,18 +366,36 @@ static bool read_tokens(const state *s, const json_t *in, int32_t **out, int32_t
 	return true;
 }
 
-/* How many leading tokens the cache already holds for this sequence. */
-static int32_t reusable_prefix(const state *s, const int32_t *ids, int32_t n)
+/* How many leading tokens slot sl already holds for this sequence. */
+static int32_t common_prefix(const struct slot *sl, const int32_t *ids, int32_t n)
 {
-	int32_t have = llorch_ctx_n_past(s->ctx), k = 0;
+	int32_t have = llorch_ctx_n_past(sl->ctx), k = 0;
 
-	/* Every position is recomputed when every position is reported. */
-	if (s->opt.all_positions || s->opt.dump_mask)
-		return 0;
-	while (k < have && k < n && s->cached[k] == ids[k])
+	while (k < have && k < n && sl->cached[k] == ids[k])
 		k++;
+	return k;
+}
+
+/* The slot for this sequence: the longest common prefix, ties and misses to
+ * the least recently used. Returns the positions to keep. */
+static int32_t choose_slot(state *s, const int32_t *ids, int32_t n, int *which)
+{
+	int best = 0;
+	int32_t best_k = -1;
+
+	for (int i = 0; i < s->n_slots; i++) {
+		/* every position is recomputed when every position is reported */
+		int32_t k = s->opt.all_positions || s->opt.dump_mask ? 0 :
+			common_prefix(&s->slots[i], ids, n);
+		if (k > best_k || (k == best_k && s->slots[i].used < s->slots[best].used)) {
+			best = i;
+			best_k = k;
+		}
+	}
+	*which = best;
+	s->ctx = s->slots[best].ctx;
 	/* the last token is always fed: its logits are the answer */
-	return k < n ? k : n - 1;
+	return best_k < n ? best_k : n - 1;
 }
 
 static bool ensure_logits(state *s, int32_t rows)
@@ -385,7 +420,9 @@ static bool answer(state *s, json_t *in, strbuf *b, line_error *e)
 
 	if (!read_tokens(s, in, &ids, &n, e))
 		return false;
-	int32_t keep = reusable_prefix(s, ids, n);
+	int slot;
+	int32_t keep = choose_slot(s, ids, n, &slot);
+	struct slot *sl = &s->slots[slot];
 	int32_t rows = s->opt.all_positions ? n : 1;
 	if (!ensure_logits(s, rows) || (s->opt.dump_mask && !alloc_dump(s, n))) {
 		free(ids);
@@ -397,7 +434,8 @@ static bool answer(state *s, json_t *in, strbuf *b, line_error *e)
 			ids + keep, n - keep, s->logits, s->opt.all_positions);
 	double ms = now_ms() - t0;
 	/* whatever was evaluated, the cache now holds these positions */
-	memcpy(s->cached, ids, (size_t)llorch_ctx_n_past(s->ctx) * sizeof *ids);
+	memcpy(sl->cached, ids, (size_t)llorch_ctx_n_past(s->ctx) * sizeof *ids);
+	sl->used = ++s->lines;
 	free(ids);
 	if (st != LLORCH_OK) {
 		free_dump(s);
@@ -413,8 +451,8 @@ static bool answer(state *s, json_t *in, strbuf *b, line_error *e)
 	}
 	if (s->opt.stats) {
 		char tmp[128];
-		snprintf(tmp, sizeof tmp, ",\"stats\":{\"cached\":%d,\"evaluated\":%d,\"ms\":%.3f}",
-				keep, n - keep, ms);
+		snprintf(tmp, sizeof tmp, ",\"stats\":{\"cached\":%d,\"evaluated\":%d,\"ms\":%.3f,"
+				"\"slot\":%d}", keep, n - keep, ms, slot);
 		strbuf_puts(b, tmp);
 	}
 	return true;
@@ -489,20 +527,27 @@ static void load(state *s)
 	p.n_threads = (int32_t)s->opt.threads;
 	p.n_ctx = (int32_t)s->opt.n_ctx;
 	p.n_batch = (int32_t)s->opt.n_batch;
-	if ((st = llorch_ctx_new(s->model, &p, &s->ctx)) != LLORCH_OK)
-		cli_die_status(st, "cannot create the context");
+	s->n_slots = (int)s->opt.slots;
+	if (!(s->slots = calloc((size_t)s->n_slots, sizeof *s->slots)))
+		cli_die(EX_OSERR, "out of memory");
+	for (int i = 0; i < s->n_slots; i++) {
+		struct slot *sl = &s->slots[i];
+		if ((st = llorch_ctx_new(s->model, &p, &sl->ctx)) != LLORCH_OK)
+			cli_die_status(st, "cannot create the context");
+		sl->cached = malloc((size_t)llorch_ctx_n_ctx(sl->ctx) * sizeof *sl->cached);
+		if (!sl->cached)
+			cli_die(EX_OSERR, "out of memory");
+		if (s->opt.dump_mask)
+			llorch_ctx_set_dump(sl->ctx, on_dump, s);
+	}
+	s->ctx = s->slots[0].ctx;
 	s->n_vocab = hp->n_vocab;
 	s->n_embd = hp->n_embd;
 	s->n_layer = hp->n_layer;
-	s->cached = malloc((size_t)llorch_ctx_n_ctx(s->ctx) * sizeof *s->cached);
-	if (!s->cached)
-		cli_die(EX_OSERR, "out of memory");
-	if (s->opt.dump_mask)
-		llorch_ctx_set_dump(s->ctx, on_dump, s);
 	if (s->opt.verbose)
-		cli_warn("%s: %s, %d layers, %d embd, %d vocab; context %d positions, %.1f MiB",
+		cli_warn("%s: %s, %d layers, %d embd, %d vocab; %d x %d positions, %.1f MiB each",
 				llorch_model_name(s->model), llorch_model_arch_name(s->model),
-				hp->n_layer, hp->n_embd, hp->n_vocab, llorch_ctx_n_ctx(s->ctx),
+				hp->n_layer, hp->n_embd, hp->n_vocab, s->n_slots, llorch_ctx_n_ctx(s->ctx),
 				(double)llorch_ctx_memory_bytes(s->ctx) / (1 << 20));
 }
 
@@ -546,9 +591,12 @@ int main(int argc, char **argv)
 		failed |= lr > 0;
 	}
 	ndjson_reader_free(&r);
-	free(s.cached);
+	for (int i = 0; i < s.n_slots; i++) {
+		free(s.slots[i].cached);
+		llorch_ctx_free(s.slots[i].ctx);
+	}
+	free(s.slots);
 	free(s.logits);
-	llorch_ctx_free(s.ctx);
 	llorch_model_free(s.model);
 	int crc = cli_close_stdout();
 	if (rc)

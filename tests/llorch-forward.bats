@@ -219,6 +219,19 @@ assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-5 * max(abs(x) for x in a)' "
 		$NUMPY_PY '$REF/check_forward.py' --model '$m' --tol 1e-4"
 }
 
+@test "--slots: interleaved sequences keep their caches; misses evict the least recently used" {
+	need_numpy
+	m="$BATS_FILE_TMPDIR/gpt2-F32.gguf"
+	printf '%s\n' '{"tokens":[1,2,3]}' '{"tokens":[5,6]}' '{"tokens":[1,2,3,4]}' '{"tokens":[5,6,7]}' \
+		'{"tokens":[9]}' '{"tokens":[1,2,3,4,5]}' '{"tokens":[5,6,7,8]}' > "$BATS_TEST_TMPDIR/in"
+	run -0 bash -c "llorch-forward -m '$m' -S 2 -s < '$BATS_TEST_TMPDIR/in'"
+	got=$(echo "$output" | python3 -c 'import sys,json; print([(json.loads(l)["stats"]["cached"], json.loads(l)["stats"]["slot"]) for l in sys.stdin])')
+	[ "$got" = "[(0, 0), (0, 1), (3, 0), (2, 1), (0, 0), (0, 1), (0, 0)]" ]
+	run -0 bash -c "llorch-forward -m '$m' -S 3 < '$BATS_TEST_TMPDIR/in' |
+		$NUMPY_PY '$REF/check_forward.py' --model '$m' --tol 1e-4"
+	run -64 llorch-forward -m "$m" -S 0
+}
+
 @test "same input and thread count: bit-identical output" {
 	need_numpy
 	m="$BATS_FILE_TMPDIR/gpt2-Q4_0.gguf"
