@@ -54,12 +54,11 @@ static bool aborted(const pass *p)
 {
 	for (int32_t t = 0; t < p->nt; t++) {
 		const llorch_ctx *rc = p->row_ctx[t];
+		/* rows of one context are adjacent and share its callback: ask once */
+		if (t > 0 && rc == p->row_ctx[t - 1])
+			continue;
 		if (rc->abort_fn && rc->abort_fn(rc->abort_user))
 			return true;
-		/* rows of one context share its callback: ask once */
-		if (t + 1 < p->nt && p->row_ctx[t + 1] == rc)
-			while (t + 1 < p->nt && p->row_ctx[t + 1] == rc)
-				t++;
 	}
 	return false;
 }
@@ -230,7 +229,8 @@ static llorch_status blocks(pass *p)
 	for (int32_t l = 0; l < m->hp.n_layer; l++) {
 		const llorch_layer *L = &m->layers[l];
 		if (aborted(p))
-			return llorch_error(LLORCH_E_CANCELLED, "evaluation cancelled at layer %d", l);
+			return llorch_error(LLORCH_E_CANCELLED, "evaluation cancelled at layer %d of "
+					"position %d", l, p->row_pos[0]);
 		norm_rows(p, L->attn_norm, L->attn_norm_b, c->x, c->xn);
 		dump_rows(p, "attn_norm", l, c->xn, E);
 		attention(p, l, L);
@@ -315,9 +315,6 @@ llorch_status llorch_ctx_eval(llorch_ctx *c, const int32_t *tokens, int32_t n,
 			.row_ctx = c->row_ctx, .row_pos = c->row_pos,
 			.scores = c->scores, .scores_stride = c->n_ctx,
 		};
-		if (done > 0 && c->abort_fn && c->abort_fn(c->abort_user))
-			return llorch_error(LLORCH_E_CANCELLED, "evaluation cancelled after %d of %d "
-					"tokens", done, n);
 		for (int32_t t = 0; t < nt; t++) {
 			c->row_ctx[t] = c;
 			c->row_pos[t] = c->n_past + t;

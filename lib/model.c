@@ -216,6 +216,27 @@ static llorch_status load_tensors(loader *ld)
 	return load_weight(ld, "output.weight", false, hp->n_embd, hp->n_vocab, &m->output);
 }
 
+/* Variants of the llama architecture this forward pass does not compute:
+ * refused by name rather than run with wrong numbers. */
+static llorch_status check_unsupported_llama(const llorch_gguf *g)
+{
+	const char *s;
+	size_t len;
+	int64_t v;
+
+	if (llorch_gguf_get_string(g, "llama.rope.scaling.type", &s, &len) == LLORCH_OK &&
+			strcmp(s, "none") != 0)
+		return llorch_error(LLORCH_E_UNSUPPORTED, "llama.rope.scaling.type '%.32s' is not "
+				"supported (only unscaled RoPE)", s);
+	if (llorch_gguf_find_tensor(g, "rope_freqs.weight"))
+		return llorch_error(LLORCH_E_UNSUPPORTED, "tensor 'rope_freqs.weight' (RoPE "
+				"frequency factors) is not supported");
+	if (llorch_gguf_get_int(g, "llama.expert_count", &v) == LLORCH_OK && v > 0)
+		return llorch_error(LLORCH_E_UNSUPPORTED, "llama.expert_count %lld: mixture-of-"
+				"experts models are not supported", (long long)v);
+	return LLORCH_OK;
+}
+
 static llorch_status read_hparams(loader *ld)
 {
 	llorch_model *m = ld->m;
@@ -274,6 +295,7 @@ static llorch_status read_hparams(loader *ld)
 		if (hp->rope_dim % 2 != 0)
 			return llorch_error(LLORCH_E_FORMAT, "llama.rope.dimension_count %d is odd",
 					hp->rope_dim);
+		TRY(check_unsupported_llama(m->gguf));
 	}
 #undef TRY
 	/* n_vocab comes from token_embd; vocab_size, when present, must agree. */

@@ -125,6 +125,7 @@ typedef struct {
 	const char *bad_shape;    /* give this one a wrong shape */
 	int head_count_override;
 	int block_count_override;
+	bool moe;                 /* an expert count: refused */
 } spec;
 
 typedef struct {
@@ -194,6 +195,8 @@ static void write_model(const spec *s, const char *path)
 	} else {
 		llorch_gguf_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
 		llorch_gguf_set_f32(w, KEY("rope.freq_base"), 10000.0f);
+		if (s->moe)
+			llorch_gguf_set_u32(w, KEY("expert_count"), 8);
 	}
 #undef KEY
 	add(w, &a, s, "token_embd.weight", s->type, s->embd, s->vocab, 0, 1);
@@ -595,6 +598,9 @@ static void test_validation(void **state)
 	s = small("llama", LLORCH_DT_F32);
 	s.block_count_override = LLORCH_MAX_LAYERS + 1;
 	expect_load_error(&s, LLORCH_E_FORMAT, "block_count");
+	s = small("llama", LLORCH_DT_F32);
+	s.moe = true;
+	expect_load_error(&s, LLORCH_E_UNSUPPORTED, "expert_count");
 	/* a tied model: no output.weight */
 	s = small("gpt2", LLORCH_DT_Q4_0);
 	s.untied = false;
