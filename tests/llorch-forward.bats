@@ -11,28 +11,29 @@ NUMPY_PY=/usr/bin/python3
 
 setup_file() {
 	export S260="$BATS_FILE_TMPDIR/stories260K.gguf"
-	local bin="${LLORCH_SHARED:-$BATS_TEST_DIRNAME/../../shared}/data/llama2c-stories260K/stories260K.bin"
-	if [ -f "$bin" ]; then
-		if llorch-gguf convert-llama2c --help >/dev/null 2>&1; then
-			llorch-gguf convert-llama2c "$bin" "$S260" >/dev/null
-		else
-			$NUMPY_PY "$REF/make_model.py" llama2c "$bin" "$S260"
-		fi
-		export S260_BIN="$bin"
+	local dir="${LLORCH_SHARED:-$BATS_TEST_DIRNAME/../../shared}/data/llama2c-stories260K"
+	if [ -f "$dir/stories260K.bin" ] && [ -f "$dir/tok512.bin" ]; then
+		llorch-gguf convert-llama2c -o "$S260" "$dir/stories260K.bin" "$dir/tok512.bin"
+		export S260_BIN="$dir/stories260K.bin"
 	else
-		echo "llorch-forward.bats: $bin missing: stories260K tests skip" >&2
+		echo "llorch-forward.bats: $dir/stories260K.bin or tok512.bin missing: stories260K tests skip" >&2
 	fi
+	# GQA for llama; untied classifiers; every weight type
+	for arch in gpt2 llama; do
+		kv=
+		[ $arch = llama ] && kv="--n-head-kv 2"
+		for ty in f32 f16 bf16 q8_0 q4_0; do
+			llorch-gguf random --arch $arch --n-embd 64 --n-head 4 $kv --n-layer 2 \
+				--n-ff 96 --n-ctx 64 --type $ty --seed 11 --untied \
+				-o "$BATS_FILE_TMPDIR/$arch-${ty^^}.gguf"
+		done
+	done
+	llorch-gguf random --arch gpt2 --n-embd 64 --n-head 4 --n-layer 2 --n-ctx 64 --seed 12 \
+		-o "$BATS_FILE_TMPDIR/gpt2-tied.gguf"
 	if $NUMPY_PY -c 'import numpy' 2>/dev/null; then
 		export HAVE_NUMPY=1
-		for arch in gpt2 llama; do
-			for ty in F32 F16 BF16 Q8_0 Q4_0; do
-				$NUMPY_PY "$REF/make_model.py" random "$arch" "$ty" \
-					"$BATS_FILE_TMPDIR/$arch-$ty.gguf" --untied --head-kv 2 --seed 11
-			done
-		done
-		$NUMPY_PY "$REF/make_model.py" random gpt2 F32 "$BATS_FILE_TMPDIR/gpt2-tied.gguf" --seed 12
 	else
-		echo "llorch-forward.bats: no NumPy in $NUMPY_PY: reference comparisons skip" >&2
+		echo "llorch-forward.bats: no NumPy in $NUMPY_PY: live reference comparisons skip" >&2
 	fi
 }
 
@@ -137,15 +138,18 @@ PY
 }
 
 # Prefill: every activation of every layer, fast and reference, against NumPy
-# dequantizing the same weights.
-@test "random GPT-2 and Llama, every weight type: every layer within 1e-4 of NumPy" {
+# dequantizing the same weights. The fast kernels multiply quantized weights
+# with activations rounded to int8 (as ggml does): 3e-2 there, 1e-4 elsewhere.
+@test "random GPT-2 and Llama, every weight type: every layer within 1e-4 of NumPy (3e-2 quantized fast)" {
 	need_numpy
 	for arch in gpt2 llama; do
 		for ty in F32 F16 BF16 Q8_0 Q4_0; do
 			for path in "" --ref; do
+				tol=1e-4
+				case $ty$path in Q*_0) tol=3e-2 ;; esac
 				run -0 bash -c "echo '{\"tokens\":$SEQ}' |
 					llorch-forward -m '$BATS_FILE_TMPDIR/$arch-$ty.gguf' -d all $path |
-					$NUMPY_PY '$REF/check_forward.py' --model '$BATS_FILE_TMPDIR/$arch-$ty.gguf' --tol 1e-4"
+					$NUMPY_PY '$REF/check_forward.py' --model '$BATS_FILE_TMPDIR/$arch-$ty.gguf' --tol $tol"
 				echo "# $arch $ty ${path:-fast} $output" >&3
 			done
 		done
@@ -195,7 +199,6 @@ PY
 }
 
 @test "cache reuse: a changed suffix and an unrelated sequence give the fresh answers" {
-	need_numpy
 	m="$BATS_FILE_TMPDIR/llama-F32.gguf"
 	printf '%s\n' '{"tokens":[1,2,3,4,5]}' '{"tokens":[1,2,3,9]}' '{"tokens":[7,8]}' '{"tokens":[7,8]}' \
 		'{"tokens":[7]}' > "$BATS_TEST_TMPDIR/in"
@@ -215,25 +218,23 @@ a, b = json.loads(sys.argv[1])["logits"], json.loads(sys.argv[2])
 assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-5 * max(abs(x) for x in a)' "$fresh" "$reused"
 	done < "$BATS_TEST_TMPDIR/in"
 	# and the whole run checks out against NumPy
-	run -0 bash -c "llorch-forward -m '$m' < '$BATS_TEST_TMPDIR/in' |
+	[ -z "${HAVE_NUMPY:-}" ] || run -0 bash -c "llorch-forward -m '$m' < '$BATS_TEST_TMPDIR/in' |
 		$NUMPY_PY '$REF/check_forward.py' --model '$m' --tol 1e-4"
 }
 
 @test "--slots: interleaved sequences keep their caches; misses evict the least recently used" {
-	need_numpy
 	m="$BATS_FILE_TMPDIR/gpt2-F32.gguf"
 	printf '%s\n' '{"tokens":[1,2,3]}' '{"tokens":[5,6]}' '{"tokens":[1,2,3,4]}' '{"tokens":[5,6,7]}' \
 		'{"tokens":[9]}' '{"tokens":[1,2,3,4,5]}' '{"tokens":[5,6,7,8]}' > "$BATS_TEST_TMPDIR/in"
 	run -0 bash -c "llorch-forward -m '$m' -S 2 -s < '$BATS_TEST_TMPDIR/in'"
 	got=$(echo "$output" | python3 -c 'import sys,json; print([(json.loads(l)["stats"]["cached"], json.loads(l)["stats"]["slot"]) for l in sys.stdin])')
 	[ "$got" = "[(0, 0), (0, 1), (3, 0), (2, 1), (0, 0), (0, 1), (0, 0)]" ]
-	run -0 bash -c "llorch-forward -m '$m' -S 3 < '$BATS_TEST_TMPDIR/in' |
+	[ -z "${HAVE_NUMPY:-}" ] || run -0 bash -c "llorch-forward -m '$m' -S 3 < '$BATS_TEST_TMPDIR/in' |
 		$NUMPY_PY '$REF/check_forward.py' --model '$m' --tol 1e-4"
 	run -64 llorch-forward -m "$m" -S 0
 }
 
 @test "same input and thread count: bit-identical output" {
-	need_numpy
 	m="$BATS_FILE_TMPDIR/gpt2-Q4_0.gguf"
 	growing "$SEQ" > "$BATS_TEST_TMPDIR/in"
 	a=$(llorch-forward -m "$m" -t 2 < "$BATS_TEST_TMPDIR/in" | md5sum)
@@ -242,7 +243,6 @@ assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-5 * max(abs(x) for x in a)' "
 }
 
 @test "encodings: base64 and --top agree with JSON; --all-positions shapes; fields pass through" {
-	need_numpy
 	m="$BATS_FILE_TMPDIR/gpt2-F16.gguf"
 	in='{"id":42,"tokens":[3,4,5],"logits":"stale","meta":{"x":[1,2]}}'
 	json=$(echo "$in" | llorch-forward -m "$m")
@@ -272,14 +272,13 @@ PY
 }
 
 @test "bad lines get error objects, processing continues, exit 65" {
-	need_numpy
 	m="$BATS_FILE_TMPDIR/llama-Q8_0.gguf"
 	long=$(python3 -c 'print("{\"tokens\":[" + ",".join(["1"] * 600) + "]}")')
 	{
 		echo '{"tokens":[1,2]}'
 		echo 'not json'
 		echo '{"tokens":[]}'
-		echo '{"tokens":[1,128]}'
+		echo '{"tokens":[1,378]}'
 		echo '{"tokens":[1,-1]}'
 		echo '{"tokens":[1,2.5]}'
 		echo '{"tokens":"1 2"}'
@@ -296,7 +295,7 @@ codes = [o.get("error", {}).get("code") for o in lines]
 assert codes == [None, "bad_json", "bad_request", "token_out_of_range", "token_out_of_range",
                  "bad_request", "bad_request", "bad_request", "context_overflow",
                  "line_too_long", None], codes
-assert lines[3]["tokens"] == [1, 128] and "128" in lines[3]["error"]["message"]
+assert lines[3]["tokens"] == [1, 378] and "378" in lines[3]["error"]["message"]
 assert "logits" not in lines[3]
 # the bad lines did not disturb the cache: the last line reuses [1, 2]
 assert lines[-1]["stats"]["cached"] == 2

@@ -313,8 +313,10 @@ static void check_fast_vs_ref(const char *arch, llorch_dtype type)
 	double prefill = max_rel(fast, ref, (size_t)8 * (size_t)V);
 	double decode = max_rel(fast + (size_t)8 * (size_t)V, ref + (size_t)8 * (size_t)V,
 			(size_t)(N_SEQ - 8) * (size_t)V);
-	/* quantized decode runs on int8-quantized activations (as ggml does) */
-	if (prefill > 1e-4 || decode > (quant ? 3e-2 : 1e-4))
+	/* quantized weights meet int8-quantized activations in the fast kernels
+	 * (as in ggml); the reference keeps float activations */
+	double tol = quant ? 3e-2 : 1e-4;
+	if (prefill > tol || decode > tol)
 		fail_msg("%s %s: prefill %g decode %g", arch, llorch_dtype_name(type), prefill, decode);
 	llorch_ctx_free(cf);
 	llorch_ctx_free(cr);
