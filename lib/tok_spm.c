@@ -37,7 +37,37 @@ typedef struct {
 	spm_node *node;
 	int32_t n_node;
 	tok_heap heap;
+	int32_t *stack; /* for resegment() */
+	size_t cap;     /* the arrays have room for a segment of cap bytes */
 } spm_work;
+
+/* Room for a segment of n bytes: at most one symbol per byte; each merge
+ * adds a node and queues at most two pairs; the resegment stack never holds
+ * more entries than there are nodes. Sized per segment (a word, usually),
+ * not per text. */
+static llorch_status spm_reserve(spm_work *w, size_t n)
+{
+	void *sym, *node, *heap, *stack;
+
+	if (n <= w->cap)
+		return LLORCH_OK;
+	sym = realloc(w->sym, n * sizeof *w->sym);
+	if (sym)
+		w->sym = sym;
+	node = realloc(w->node, 2 * n * sizeof *w->node);
+	if (node)
+		w->node = node;
+	heap = realloc(w->heap.v, 3 * n * sizeof *w->heap.v);
+	if (heap)
+		w->heap.v = heap;
+	stack = realloc(w->stack, (2 * n + 2) * sizeof *w->stack);
+	if (stack)
+		w->stack = stack;
+	if (!sym || !node || !heap || !stack)
+		return llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize a %zu-byte word", n);
+	w->cap = n;
+	return LLORCH_OK;
+}
 
 /* The id of a piece that merging may produce (not a control, byte or
  * unknown token, as in sentencepiece), or -1. */
@@ -129,12 +159,14 @@ static llorch_status resegment(spm_work *w, int32_t root, int32_t *stack, bool *
 }
 
 /* Encodes the symbols of one segment s[0, n) of the escaped text. */
-static llorch_status spm_run(spm_work *w, const char *s, size_t n, int32_t *stack,
-		bool *prev_unk, tok_ids *out)
+static llorch_status spm_run(spm_work *w, const char *s, size_t n, bool *prev_unk,
+		tok_ids *out)
 {
 	size_t n_sym = 0;
-	llorch_status st = LLORCH_OK;
+	llorch_status st = spm_reserve(w, n);
 
+	if (st != LLORCH_OK)
+		return st;
 	w->s = s;
 	w->heap.n = 0;
 	for (size_t i = 0; i < n;) {
@@ -170,7 +202,7 @@ static llorch_status spm_run(spm_work *w, const char *s, size_t n, int32_t *stac
 		queue_pair(w, c.left);
 	}
 	for (int32_t i = 0; n_sym && i >= 0 && st == LLORCH_OK; i = w->sym[i].next)
-		st = resegment(w, w->sym[i].node, stack, prev_unk, out);
+		st = resegment(w, w->sym[i].node, w->stack, prev_unk, out);
 	return st;
 }
 
@@ -199,7 +231,6 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 {
 	spm_work w = {.t = t};
 	char *s;
-	int32_t *stack = NULL;
 	tok_cache *cache;
 	size_t n = 0, cap;
 	bool prev_unk = false;
@@ -223,14 +254,6 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 			s[n++] = text[i];
 		}
 	}
-	/* at most one symbol per byte; each merge adds a node and queues at
-	 * most two pairs; the resegment stack never holds more than the nodes */
-	w.sym = malloc(n * sizeof *w.sym);
-	w.node = malloc(2 * n * sizeof *w.node);
-	w.heap.v = malloc(3 * n * sizeof *w.heap.v);
-	stack = malloc((2 * n + 2) * sizeof *stack);
-	if (!w.sym || !w.node || !w.heap.v || !stack)
-		st = llorch_error(LLORCH_E_NOMEM, "out of memory to tokenize %zu bytes", len);
 	cache = t->spm_split_words ? tok_cache_new(n) : NULL;
 	for (size_t from = 0; from < n && st == LLORCH_OK;) {
 		size_t end = segment_end(t, s, from, n), before = out->n;
@@ -238,7 +261,7 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 		if (tok_cache_get(cache, s + from, end - from, out, &st)) {
 			prev_unk = false;
 		} else {
-			st = spm_run(&w, s + from, end - from, stack, &prev_unk, out);
+			st = spm_run(&w, s + from, end - from, &prev_unk, out);
 			/* a word's tokens depend on what came before only through
 			 * runs of unknown text */
 			if (st == LLORCH_OK && out->n > before && !prev_unk &&
@@ -252,7 +275,7 @@ llorch_status tok_spm_encode(const llorch_tokenizer *t, const char *text, size_t
 	free(w.sym);
 	free(w.node);
 	free(w.heap.v);
-	free(stack);
+	free(w.stack);
 	free(s);
 	return st;
 }

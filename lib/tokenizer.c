@@ -31,6 +31,11 @@ static uint64_t hash_pair(int32_t a, int32_t b)
 	return h ^ (h >> 31);
 }
 
+/* Half-empty tables with a good hash have chains of a few dozen at most:
+ * a longer one means strings chosen to collide, which would make loading
+ * and encoding quadratic. */
+#define MAX_PROBES 4096
+
 /* A power of two at least twice n (load factor <= 1/2). */
 static size_t table_size(size_t n)
 {
@@ -287,7 +292,8 @@ static bool id_ok(const llorch_tokenizer *t, int64_t id)
 	return id >= 0 && id < t->n_vocab;
 }
 
-/* Sort keys for the matchable tokens: longest first, then by id. */
+/* Sort keys for the matchable tokens: by first byte, then longest first,
+ * then by id. */
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -333,11 +339,18 @@ static llorch_status build_matchable(llorch_tokenizer *t)
 			t->match_first[first] |= 2;
 		else
 			continue;
-		keys[t->n_matchable++] = (uint64_t)(UINT32_MAX - e->len) << 32 | (uint32_t)id;
+		/* first: 8 bits; lengths are below 2^30; ids below 2^24 */
+		keys[t->n_matchable++] = (uint64_t)first << 54 |
+			(uint64_t)((1u << 30) - 1 - e->len) << 24 | (uint32_t)id;
 	}
 	qsort(keys, n, sizeof *keys, cmp_u64);
 	for (size_t i = 0; i < n; i++)
-		t->matchable[i] = (int32_t)(keys[i] & 0xFFFFFFFFu);
+		t->matchable[i] = (int32_t)(keys[i] & 0xFFFFFF);
+	for (size_t b = 0, i = 0; b <= 256; b++) {
+		while (i < n && keys[i] >> 54 < b)
+			i++;
+		t->match_start[b] = (uint32_t)i;
+	}
 	free(keys);
 	return LLORCH_OK;
 }
@@ -388,8 +401,13 @@ static llorch_status build_merges(llorch_tokenizer *t, const tok_spec *s)
 			continue;
 		}
 		i = (size_t)hash_pair(a, b) & t->merges_mask;
-		while (t->merges[i].id >= 0 && !(t->merges[i].a == a && t->merges[i].b == b))
+		for (size_t probes = 0; t->merges[i].id >= 0 &&
+				!(t->merges[i].a == a && t->merges[i].b == b); probes++) {
+			if (probes > MAX_PROBES)
+				return llorch_error(LLORCH_E_FORMAT, "merge %zu: the merges collide "
+						"in the hash table (crafted?)", r);
 			i = (i + 1) & t->merges_mask;
+		}
 		if (t->merges[i].id >= 0)
 			continue; /* a repeated rule keeps its first (best) rank */
 		t->merges[i] = (tok_merge){a, b, id, (int32_t)r};
@@ -465,11 +483,14 @@ static llorch_status build_index(llorch_tokenizer *t)
 		if (e->len == 0)
 			continue; /* an empty token can never be produced by encoding */
 		i = (size_t)hash_bytes(s, e->len) & t->index_mask;
-		while (t->index[i] >= 0) {
+		for (size_t probes = 0; t->index[i] >= 0; probes++) {
 			const tok_entry *o = &t->tok[t->index[i]];
 
 			if (o->len == e->len && memcmp(t->text + o->off, s, e->len) == 0)
 				break;
+			if (probes > MAX_PROBES)
+				return llorch_error(LLORCH_E_FORMAT, "token %d: the vocabulary's "
+						"strings collide in the hash table (crafted?)", id);
 			i = (i + 1) & t->index_mask;
 		}
 		if (t->index[i] >= 0) {
@@ -694,7 +715,8 @@ static int32_t next_match(const llorch_tokenizer *t, const char *text, size_t fr
 	for (size_t i = from; i < len; i++) {
 		if (!(t->match_first[(unsigned char)text[i]] & mask))
 			continue;
-		for (size_t k = 0; k < t->n_matchable; k++) {
+		for (size_t k = t->match_start[(unsigned char)text[i]];
+				k < t->match_start[(unsigned char)text[i] + 1]; k++) {
 			int32_t id = t->matchable[k];
 			const tok_entry *e = &t->tok[id];
 

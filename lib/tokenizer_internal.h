@@ -52,8 +52,9 @@ struct llorch_tokenizer {
 	bool spm_split_words;
 	/* Tokens matched as a whole in the input: CONTROL/UNKNOWN and the
 	 * BOS/EOS/PAD ids with parse_special, USER_DEFINED always; longest first. */
-	int32_t *matchable;
+	int32_t *matchable;   /* grouped by first byte, longest first */
 	size_t n_matchable;
+	uint32_t match_start[257]; /* matchable[match_start[b]...] start with b */
 	uint8_t match_first[256]; /* bit 0: some special starts with this byte,
 				     bit 1: some user-defined token does */
 	void *regex;       /* GPT-2 pre-tokenizer (pcre2_code) */

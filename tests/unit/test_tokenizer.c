@@ -444,10 +444,10 @@ static llorch_status build(llorch_tokenizer_kind kind, const char *const *toks, 
 static void test_hostile_gpt2(void **state)
 {
 	/* a GPT-2 vocab whose bytes are missing: needs an unknown token */
-	const char *toks[] = {"a", "b", "ab", "", "ab", "<unk>"};
+	const char *toks[] = {"a", "b", "ab", "", "ab", "<unk>", "xy"};
 	const char *bad_merges[] = {"a b", "ab"};
 	const char *odd_merges[] = {"a b", "x y", "a ab", "a  b", "a b"};
-	const int32_t types[] = {1, 1, 1, 1, 1, 2};
+	const int32_t types[] = {1, 1, 1, 1, 1, 2, 4};
 	llorch_tokenizer *t;
 
 	(void)state;
@@ -460,10 +460,13 @@ static void test_hostile_gpt2(void **state)
 	assert_non_null(strstr(llorch_last_error(), "merge 1"));
 	/* merges naming no token are dropped; the repeated one keeps rank 0;
 	 * the duplicate "ab" (id 4) is never produced; empty token 3 neither */
-	assert_status(build(LLORCH_TOK_GPT2, toks, 6, types, NULL, odd_merges, 5, 5, &t),
+	assert_status(build(LLORCH_TOK_GPT2, toks, 7, types, NULL, odd_merges, 5, 5, &t),
 			LLORCH_OK);
 	assert_int_equal(t->n_merges, 1);
 	expect_ids(t, "abab c", 6, false, false, (const int32_t[]){2, 2, 5, 5}, 4);
+	/* a USER_DEFINED token is matched whole even without parse_special */
+	expect_ids(t, "axyb", 4, false, false, (const int32_t[]){0, 6, 1}, 3);
+	expect_text(t, (const int32_t[]){0, 6, 1}, 3, false, "axyb", 4);
 	expect_text(t, (const int32_t[]){2, 3, 4}, 3, false, "abab", 4);
 	llorch_tokenizer_free(t);
 	/* empty and oversized vocabularies */
