@@ -129,6 +129,15 @@ values() {
 	fi
 }
 
+@test "a model write that fails exits 74 and leaves no file" {
+	cd "$BATS_TEST_TMPDIR"
+	# A file size limit (with SIGXFSZ ignored, so write() fails with EFBIG).
+	run -74 --separate-stderr bash -c 'trap "" XFSZ; ulimit -f 64; llorch-gguf random --arch llama -o big.gguf'
+	[[ "$stderr" == *"big.gguf: write failed: File too large"* ]]
+	run -74 bash -c 'trap "" XFSZ; ulimit -f 64; llorch-gguf quantize "$LLAMA" big.gguf f16'
+	assert_equal "$(ls | grep gguf)" ""
+}
+
 @test "info: lost standard output exits 74" {
 	[ -w /dev/full ] || skip "no /dev/full"
 	run -74 bash -c 'llorch-gguf info "$LLAMA" > /dev/full'
