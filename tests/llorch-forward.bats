@@ -109,21 +109,39 @@ assert json.loads(sys.argv[1])["ids"] == json.load(open(sys.argv[2]))[0]["all_id
 PY
 }
 
-@test "stories260K: every position matches the recorded NumPy reference (no NumPy needed)" {
-	need_s260
-	toks=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["tokens"]))' "$DATA/forward-stories260K.json")
-	for path in "" --ref; do
-		run -0 bash -c "echo '{\"tokens\":$toks}' | llorch-forward -m '$S260' -a $path"
-		python3 - "$output" "$DATA/forward-stories260K.json" <<'PY'
+# Recorded by tests/reference/record_reference.py (see each file's provenance):
+# these hold where NumPy is absent.
+check_recorded() { # MODEL DATA TOL [llorch-forward options]
+	local model=$1 data=$2 tol=$3
+	shift 3
+	toks=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["tokens"]))' "$data")
+	run -0 bash -c "echo '{\"tokens\":$toks}' | llorch-forward -m '$model' -a $*"
+	python3 - "$output" "$data" "$tol" <<'PY'
 import json, sys
 rows = json.loads(sys.argv[1])["logits"]
 ref = json.load(open(sys.argv[2]))
-assert [max(range(len(r)), key=r.__getitem__) for r in rows] == ref["argmax"]
-scale = max(abs(x) for x in ref["last_logits"])
-err = max(abs(a - b) for a, b in zip(rows[-1], ref["last_logits"])) / scale
-assert err <= 1e-5, err
+tol = float(sys.argv[3])
+last = ref["last_logits"]
+scale = max(abs(x) for x in last)
+err = max(abs(a - b) for a, b in zip(rows[-1], last)) / scale
+assert err <= tol, err
+top2 = sorted(last)[-2:]
+if top2[1] - top2[0] > 2 * tol * scale:
+    assert max(range(len(last)), key=last.__getitem__) == max(range(len(last)), key=rows[-1].__getitem__)
+if tol <= 1e-5:
+    assert [max(range(len(r)), key=r.__getitem__) for r in rows] == ref["argmax"]
+print("# %s: max err %.3g" % (sys.argv[2].rsplit("/", 1)[-1], err))
 PY
-	done
+}
+
+@test "every position matches recorded NumPy references (stories260K, random GPT-2 q8_0, Llama q4_0)" {
+	check_recorded "$BATS_FILE_TMPDIR/gpt2-Q8_0.gguf" "$DATA/forward-random-gpt2-q8_0.json" 3e-2
+	check_recorded "$BATS_FILE_TMPDIR/gpt2-Q8_0.gguf" "$DATA/forward-random-gpt2-q8_0.json" 1e-4 --ref
+	check_recorded "$BATS_FILE_TMPDIR/llama-Q4_0.gguf" "$DATA/forward-random-llama-q4_0.json" 3e-2
+	check_recorded "$BATS_FILE_TMPDIR/llama-Q4_0.gguf" "$DATA/forward-random-llama-q4_0.json" 1e-4 --ref
+	need_s260
+	check_recorded "$S260" "$DATA/forward-stories260K.json" 1e-5
+	check_recorded "$S260" "$DATA/forward-stories260K.json" 1e-5 --ref
 }
 
 @test "stories260K: NumPy reference on llama2.c's .bin, every layer, fast and ref paths" {
@@ -135,6 +153,16 @@ PY
 			$NUMPY_PY '$REF/check_forward.py' --llama2c '$S260_BIN' --tol 1e-5"
 		echo "$output" >&3
 	done
+}
+
+@test "stories260K: llorch-gguf convert-llama2c and the independent Python converter give the same logits" {
+	need_s260
+	need_numpy
+	$NUMPY_PY "$REF/make_model.py" llama2c "$S260_BIN" "$BATS_TEST_TMPDIR/py.gguf"
+	in='{"tokens":[1,403,407,261,378,432,383,286]}'
+	a=$(echo "$in" | llorch-forward -m "$S260" -a -t 2 --logits base64)
+	b=$(echo "$in" | llorch-forward -m "$BATS_TEST_TMPDIR/py.gguf" -a -t 2 --logits base64)
+	[ "$a" = "$b" ]
 }
 
 # Prefill: every activation of every layer, fast and reference, against NumPy
