@@ -242,7 +242,8 @@ static long long run_ndjson(const options *o)
 
 /* ---- plain mode (-p, --raw) ---- */
 
-static char *read_all(FILE *f, size_t *len)
+/* All of f, at most max bytes (else exit 65). */
+static char *read_all(FILE *f, size_t max, size_t *len)
 {
 	size_t n = 0, cap = 1 << 16;
 	char *buf = malloc(cap);
@@ -251,6 +252,8 @@ static char *read_all(FILE *f, size_t *len)
 		size_t got = fread(buf + n, 1, cap - n - 1, f);
 
 		n += got;
+		if (n > max)
+			cli_die(EX_DATAERR, "standard input is longer than %zu bytes (--max-line)", max);
 		if (got == 0)
 			break;
 		if (cap - n - 1 == 0) {
@@ -444,7 +447,7 @@ int main(int argc, char **argv)
 			: plain_encode(&o, o.prompt, strlen(o.prompt));
 	} else if (o.raw) {
 		size_t len = 0;
-		char *all = read_all(stdin, &len);
+		char *all = read_all(stdin, o.max_line, &len);
 
 		rc = o.decode ? plain_decode(&o, all, false) : plain_encode(&o, all, len);
 		free(all);

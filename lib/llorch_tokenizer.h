@@ -4,6 +4,9 @@
  * BPE); SentencePiece encodes each invalid byte with its <0xNN> byte-fallback
  * token (or UNK when the vocab has none). Decoding returns raw bytes; the
  * streaming decoder holds back incomplete UTF-8 sequences.
+ *
+ * A loaded tokenizer is never modified: threads may share it. A streaming
+ * decoder (llorch_detok) belongs to one thread at a time.
  */
 #ifndef LLORCH_TOKENIZER_H
 #define LLORCH_TOKENIZER_H

@@ -188,6 +188,14 @@ EOF
 	[ "${lines[1]}" = '{"text":"ok","tokens":[482]}' ]
 }
 
+@test "--raw: input over --max-line is an error (65)" {
+	need "$GPT2"
+	run -65 --separate-stderr sh -c 'head -c 100000 /dev/zero | tr "\0" a | llorch-tokenize -m "$GPT2" -r --max-line 70000'
+	[[ "$stderr" == *"longer than 70000 bytes"* ]]
+	run -0 sh -c 'printf "hello" | llorch-tokenize -m "$GPT2" -r --max-line 5'
+	[ "$output" = "31373" ]
+}
+
 @test "-p --decode rejects bad ids with 65" {
 	need "$GPT2"
 	run -65 --separate-stderr llorch-tokenize -m "$GPT2" -d -p '1 2 x'

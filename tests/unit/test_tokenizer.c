@@ -239,6 +239,15 @@ static void test_specials(void **state)
 	assert_false(llorch_tokenizer_is_special(gpt2, -1));
 	assert_false(llorch_tokenizer_is_special(gpt2, 50257));
 	expect_ids(gpt2, txt, strlen(txt), false, false, plain, 8);
+	/* \s is Unicode White_Space, as in tiktoken: U+FEFF is not a space
+	 * (JavaScript's \s says it is), U+180E neither (PCRE2's \s says it is),
+	 * U+0085 is */
+	expect_ids(gpt2, "a \xEF\xBB\xBF" "b", 6, false, false,
+			(const int32_t[]){64, 27332, 119, 123, 65}, 5);
+	expect_ids(gpt2, "was \xE1\xA0\x8E", 7, false, false,
+			(const int32_t[]){9776, 28053, 254, 236}, 4);
+	expect_ids(gpt2, "x \xC2\x85y", 5, false, false,
+			(const int32_t[]){87, 220, 126, 227, 88}, 5);
 	expect_ids(gpt2, txt, strlen(txt), false, true, parsed, 3);
 	/* special tokens decode to nothing unless rendered */
 	expect_text(gpt2, parsed, 3, false, "hello ", 6);
