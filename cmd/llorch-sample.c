@@ -1,0 +1,545 @@
+/* llorch-sample: NDJSON in, NDJSON out. Each object carries "tokens" (the
+ * sequence so far) and the next-token "logits" (as llorch-forward writes
+ * them); it is written back with the sampled "token" appended to "tokens".
+ * The draw for a step depends only on (seed, step), so a generation split
+ * into one process per step, or a llorch-forward | llorch-sample loop,
+ * draws exactly what llorch_generate() draws. See llorch-sample(1). */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "common/cli.h"
+#include "common/logits_codec.h"
+#include "common/ndjson.h"
+#include "llorch.h"
+
+static const char usage_text[] =
+	"Usage: llorch-sample [OPTION]...\n"
+	"Reads NDJSON objects with \"tokens\" and next-token \"logits\" on stdin and writes\n"
+	"each back with the sampled \"token\" appended to \"tokens\" (\"logits\" dropped).\n"
+	"Fields of a line (\"temperature\", \"seed\", \"max_tokens\", ...) override the flags.\n"
+	"\n"
+	"  -m, --model FILE         GGUF model or vocabulary: adds \"text\", ends at EOS\n"
+	"  -T, --temperature T      0 is greedy (default 1)\n"
+	"  -k, --top-k K            keep the K most likely tokens (default 0: off)\n"
+	"  -p, --top-p P            keep the smallest set with mass >= P (default 1: off)\n"
+	"      --min-p M            keep tokens with p >= M * p_max (default 0: off)\n"
+	"  -r, --repeat-penalty R   penalise tokens of the recent history (default 1: off)\n"
+	"      --repeat-last-n N    history length penalised, -1 all (default 64)\n"
+	"  -s, --seed S             seed of the draws (default: random, then reported)\n"
+	"  -n, --max-tokens N       done after N sampled tokens (default 0: no limit)\n"
+	"      --keep-logits        keep \"logits\" in the output\n"
+	"      --max-line BYTES     longest input line accepted (default 64 MiB)\n"
+	"  -v, --verbose            log on stderr\n"
+	"  -h, --help               show this help and exit\n"
+	"  -V, --version            show the version and exit\n"
+	"\n"
+	"Exit status: 0 all lines answered, 65 some line got an error object (or a bad\n"
+	"model), 64 usage, 66 model not found, 74 I/O error.\n";
+
+typedef struct {
+	const char *model_path;
+	llorch_sampler_params sp;
+	long long max_tokens;
+	bool keep_logits, verbose;
+	unsigned long long max_line;
+} options;
+
+typedef struct {
+	options opt;
+	llorch_tokenizer *tok; /* with -m */
+	int32_t n_vocab;       /* with -m, else 0 */
+	llorch_detok *detok;
+	llorch_candidate *cand;
+	size_t cand_cap;
+	char *text;
+	size_t text_len, text_cap;
+} state;
+
+static void parse_options(int argc, char **argv, options *o)
+{
+	enum { OPT_MIN_P = 256, OPT_LAST_N, OPT_KEEP, OPT_MAX_LINE };
+	static const struct option longopts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "temperature", required_argument, NULL, 'T' },
+		{ "top-k", required_argument, NULL, 'k' },
+		{ "top-p", required_argument, NULL, 'p' },
+		{ "min-p", required_argument, NULL, OPT_MIN_P },
+		{ "repeat-penalty", required_argument, NULL, 'r' },
+		{ "repeat-last-n", required_argument, NULL, OPT_LAST_N },
+		{ "seed", required_argument, NULL, 's' },
+		{ "max-tokens", required_argument, NULL, 'n' },
+		{ "keep-logits", no_argument, NULL, OPT_KEEP },
+		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool have_seed = false;
+	double d;
+	long long ll;
+	unsigned long long u;
+	int c;
+
+	o->sp = llorch_sampler_default_params();
+	o->max_line = NDJSON_DEFAULT_MAX_LINE;
+	while ((c = getopt_long(argc, argv, "m:T:k:p:r:s:n:vhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->model_path = optarg;
+			break;
+		case 'T':
+			if (!cli_parse_double(optarg, 0.0, 1e6, &d))
+				cli_usage("--temperature: expected a number >= 0, got '%s'", optarg);
+			o->sp.temperature = (float)d;
+			break;
+		case 'k':
+			if (!cli_parse_long(optarg, 0, INT32_MAX, &ll))
+				cli_usage("--top-k: expected an integer >= 0, got '%s'", optarg);
+			o->sp.top_k = (int32_t)ll;
+			break;
+		case 'p':
+			if (!cli_parse_double(optarg, 0.0, 1.0, &d))
+				cli_usage("--top-p: expected a number in [0, 1], got '%s'", optarg);
+			o->sp.top_p = (float)d;
+			break;
+		case OPT_MIN_P:
+			if (!cli_parse_double(optarg, 0.0, 1.0, &d))
+				cli_usage("--min-p: expected a number in [0, 1], got '%s'", optarg);
+			o->sp.min_p = (float)d;
+			break;
+		case 'r':
+			if (!cli_parse_double(optarg, 1e-6, 1e6, &d))
+				cli_usage("--repeat-penalty: expected a number > 0, got '%s'", optarg);
+			o->sp.repetition_penalty = (float)d;
+			break;
+		case OPT_LAST_N:
+			if (!cli_parse_long(optarg, -1, INT32_MAX, &ll))
+				cli_usage("--repeat-last-n: expected an integer >= -1, got '%s'", optarg);
+			o->sp.repeat_last_n = (int32_t)ll;
+			break;
+		case 's':
+			if (!cli_parse_u64(optarg, &u))
+				cli_usage("--seed: expected an unsigned 64-bit integer, got '%s'", optarg);
+			o->sp.seed = u;
+			have_seed = true;
+			break;
+		case 'n':
+			if (!cli_parse_long(optarg, 0, INT32_MAX, &ll))
+				cli_usage("--max-tokens: expected an integer >= 0, got '%s'", optarg);
+			o->max_tokens = ll;
+			break;
+		case OPT_KEEP:
+			o->keep_logits = true;
+			break;
+		case OPT_MAX_LINE:
+			if (!cli_parse_u64(optarg, &u) || u < 64 || u > (1ull << 34))
+				cli_usage("--max-line: expected 64..17179869184 bytes, got '%s'", optarg);
+			o->max_line = u;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(cli_close_stdout());
+		case 'V':
+			cli_version();
+		default:
+			cli_usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		cli_usage("unexpected argument '%s'", argv[optind]);
+	/* One seed for the whole run, so that every line of a generation (and
+	 * the next pass of a loop, which reads it back) draws from the same
+	 * stream. 63 bits: it stays a JSON integer. */
+	if (!have_seed)
+		o->sp.seed = llorch_random_seed() & INT64_MAX;
+}
+
+typedef struct {
+	const char *code;
+	char msg[512];
+} line_error;
+
+#define FAIL(e, c, ...) (snprintf((e)->msg, sizeof (e)->msg, __VA_ARGS__), (e)->code = (c), false)
+
+/* Optional number field: absent leaves *out alone. */
+static bool get_number(const json_t *in, const char *key, float *out, line_error *e)
+{
+	const json_t *v = json_object_get(in, key);
+	if (!v)
+		return true;
+	if (!json_is_number(v))
+		return FAIL(e, "bad_request", "\"%s\" must be a number", key);
+	*out = (float)json_number_value(v);
+	return true;
+}
+
+static bool get_int(const json_t *in, const char *key, long long min, long long max, long long *out,
+		bool *present, line_error *e)
+{
+	const json_t *v = json_object_get(in, key);
+	if (present)
+		*present = v != NULL;
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return FAIL(e, "bad_request", "\"%s\" must be an integer in %lld..%lld", key, min, max);
+	*out = json_integer_value(v);
+	return true;
+}
+
+/* A seed is a JSON integer >= 0, or a decimal string for the whole u64 range. */
+static bool get_seed(const json_t *in, uint64_t *seed, line_error *e)
+{
+	const json_t *v = json_object_get(in, "seed");
+	unsigned long long u;
+
+	if (!v)
+		return true;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*seed = (uint64_t)json_integer_value(v);
+		return true;
+	}
+	if (json_is_string(v) && cli_parse_u64(json_string_value(v), &u)) {
+		*seed = u;
+		return true;
+	}
+	return FAIL(e, "bad_request", "\"seed\" must be an integer in 0..2^64-1 (a string above 2^63-1)");
+}
+
+static bool read_tokens(const state *s, const json_t *in, int32_t **out, size_t *n, line_error *e)
+{
+	const json_t *arr = json_object_get(in, "tokens");
+	if (!arr)
+		return FAIL(e, "bad_request", "no \"tokens\" field");
+	if (!json_is_array(arr))
+		return FAIL(e, "bad_request", "\"tokens\" is not an array");
+	size_t len = json_array_size(arr);
+	int32_t *ids = malloc((len + 1) * sizeof *ids);
+	if (!ids)
+		return FAIL(e, "internal", "out of memory for %zu tokens", len);
+	for (size_t i = 0; i < len; i++) {
+		const json_t *t = json_array_get(arr, i);
+		long long v = json_is_integer(t) ? json_integer_value(t) : -1;
+		if (v < 0 || v > INT32_MAX || (s->n_vocab && v >= s->n_vocab)) {
+			free(ids);
+			if (!json_is_integer(t))
+				return FAIL(e, "bad_request", "\"tokens\"[%zu] is not an integer", i);
+			return FAIL(e, "token_out_of_range", "\"tokens\"[%zu] = %lld is not a token id%s", i, v,
+					s->n_vocab ? " of the model's vocabulary" : "");
+		}
+		ids[i] = (int32_t)v;
+	}
+	*out = ids;
+	*n = len;
+	return true;
+}
+
+static bool grow_cand(state *s, size_t n, line_error *e)
+{
+	if (n <= s->cand_cap)
+		return true;
+	llorch_candidate *c = realloc(s->cand, n * sizeof *c);
+	if (!c)
+		return FAIL(e, "internal", "out of memory for %zu candidates", n);
+	s->cand = c;
+	s->cand_cap = n;
+	return true;
+}
+
+/* One logit of a sparse pair: a number, null (NaN), "inf" or "-inf". */
+static bool sparse_value(const json_t *v, float *out)
+{
+	if (json_is_number(v))
+		*out = (float)json_number_value(v);
+	else if (json_is_null(v))
+		*out = NAN;
+	else if (json_is_string(v) && strcmp(json_string_value(v), "inf") == 0)
+		*out = INFINITY;
+	else if (json_is_string(v) && strcmp(json_string_value(v), "-inf") == 0)
+		*out = -INFINITY;
+	else
+		return false;
+	return true;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int32_t x = ((const llorch_candidate *)a)->id, y = ((const llorch_candidate *)b)->id;
+	return (x > y) - (x < y);
+}
+
+/* "logits" as candidates: a dense vector (JSON array or base64) gives ids
+ * 0..n-1; a sparse [[id, logit], ...] list gives only the ids listed. */
+static bool read_logits(state *s, const json_t *in, size_t *n_out, line_error *e)
+{
+	const json_t *v = json_object_get(in, "logits");
+	char err[256];
+
+	if (!v)
+		return FAIL(e, "bad_request", "no \"logits\" field");
+	if (json_is_array(v) && json_array_size(v) > 0 && json_is_array(json_array_get(v, 0))) {
+		size_t n = json_array_size(v);
+		if (!grow_cand(s, n, e))
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			const json_t *pair = json_array_get(v, i);
+			const json_t *id = json_array_get(pair, 0);
+			float x;
+			if (!json_is_array(pair) || json_array_size(pair) != 2 || !json_is_integer(id) ||
+			    !sparse_value(json_array_get(pair, 1), &x))
+				return FAIL(e, "bad_request", "\"logits\"[%zu] is not an [id, logit] pair", i);
+			long long t = json_integer_value(id);
+			if (t < 0 || t > INT32_MAX || (s->n_vocab && t >= s->n_vocab))
+				return FAIL(e, "token_out_of_range", "\"logits\"[%zu]: id %lld is out of range", i, t);
+			s->cand[i] = (llorch_candidate){ .id = (int32_t)t, .logit = x };
+		}
+		/* duplicates would count twice in the softmax */
+		llorch_candidate *sorted = malloc(n * sizeof *sorted);
+		if (!sorted)
+			return FAIL(e, "internal", "out of memory");
+		memcpy(sorted, s->cand, n * sizeof *sorted);
+		qsort(sorted, n, sizeof *sorted, cmp_id);
+		for (size_t i = 1; i < n; i++)
+			if (sorted[i].id == sorted[i - 1].id) {
+				int32_t dup = sorted[i].id;
+				free(sorted);
+				return FAIL(e, "bad_request", "\"logits\": id %d appears twice", (int)dup);
+			}
+		free(sorted);
+		*n_out = n;
+		return true;
+	}
+	float *x = NULL;
+	size_t n = 0;
+	if (!codec_decode_floats(v, &x, &n, err, sizeof err))
+		return FAIL(e, "bad_request", "\"logits\": %s", err);
+	if (n == 0 || (s->n_vocab && n != (size_t)s->n_vocab) || n > INT32_MAX) {
+		free(x);
+		if (n == 0)
+			return FAIL(e, "bad_request", "\"logits\" is empty");
+		return FAIL(e, "bad_request", "\"logits\" has %zu values; the vocabulary has %d", n,
+				(int)s->n_vocab);
+	}
+	if (!grow_cand(s, n, e)) {
+		free(x);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		s->cand[i] = (llorch_candidate){ .id = (int32_t)i, .logit = x[i] };
+	free(x);
+	*n_out = n;
+	return true;
+}
+
+/* The text this step adds, exactly as the in-process loop streams it: the
+ * generated tokens replayed through a fresh streaming decoder, which starts
+ * a text when the prompt ends in BOS; at the end the held bytes come out. */
+static bool step_text(state *s, const int32_t *ids, size_t prompt, size_t n, int32_t next,
+		bool at_eos, bool done, line_error *e)
+{
+	llorch_status st = LLORCH_OK;
+
+	llorch_detok_reset(s->detok, prompt == 0 || ids[prompt - 1] == llorch_tokenizer_bos(s->tok));
+	s->text_len = 0;
+	for (size_t i = prompt; i < n && st == LLORCH_OK; i++)
+		st = llorch_detok_push(s->detok, ids[i], &s->text, &s->text_len, &s->text_cap);
+	s->text_len = 0;
+	if (st == LLORCH_OK && !at_eos)
+		st = llorch_detok_push(s->detok, next, &s->text, &s->text_len, &s->text_cap);
+	if (st == LLORCH_OK && done)
+		st = llorch_detok_flush(s->detok, &s->text, &s->text_len, &s->text_cap);
+	if (st != LLORCH_OK)
+		return FAIL(e, "internal", "decoding: %s", llorch_last_error());
+	return true;
+}
+
+static bool answer(state *s, json_t *in, line_error *e)
+{
+	int32_t *ids = NULL;
+	size_t n = 0, n_cand = 0;
+	llorch_sampler_params sp = s->opt.sp;
+	long long ll, prompt, step, max_tokens = s->opt.max_tokens;
+	bool have_prompt, have_step;
+
+	if (!read_tokens(s, in, &ids, &n, e))
+		return false;
+	ll = sp.top_k;
+	bool ok = get_number(in, "temperature", &sp.temperature, e) &&
+		  get_int(in, "top_k", 0, INT32_MAX, &ll, NULL, e) &&
+		  get_number(in, "top_p", &sp.top_p, e) && get_number(in, "min_p", &sp.min_p, e) &&
+		  get_number(in, "repetition_penalty", &sp.repetition_penalty, e) && get_seed(in, &sp.seed, e);
+	sp.top_k = (int32_t)ll;
+	ll = sp.repeat_last_n;
+	ok = ok && get_int(in, "repeat_last_n", -1, INT32_MAX, &ll, NULL, e);
+	sp.repeat_last_n = (int32_t)ll;
+	prompt = (long long)n;
+	ok = ok && get_int(in, "prompt_tokens", 0, (long long)n, &prompt, &have_prompt, e);
+	step = (long long)n - prompt;
+	ok = ok && get_int(in, "step", 0, INT64_MAX, &step, &have_step, e) &&
+	     get_int(in, "max_tokens", 0, INT32_MAX, &max_tokens, NULL, e);
+	if (ok && llorch_sampler_params_check(&sp) != LLORCH_OK)
+		ok = FAIL(e, "bad_request", "%s", llorch_last_error());
+	ok = ok && read_logits(s, in, &n_cand, e);
+	if (!ok) {
+		free(ids);
+		return false;
+	}
+	int32_t id = llorch_sample_chain(s->cand, n_cand, &sp, ids, n, (uint64_t)step);
+	if (id < 0) {
+		free(ids);
+		return FAIL(e, "bad_logits", "%s", llorch_last_error());
+	}
+	bool eos = s->tok && id == llorch_tokenizer_eos(s->tok);
+	bool at_max = max_tokens > 0 && (long long)n + 1 - prompt >= max_tokens;
+	const char *reason = eos ? "EOS" : at_max ? "MAX_TOKENS" : NULL;
+	if (s->tok && !step_text(s, ids, (size_t)prompt, n, id, eos, reason != NULL, e)) {
+		free(ids);
+		return false;
+	}
+	free(ids);
+
+	json_t *tokens = json_object_get(in, "tokens");
+	int rc = json_array_append_new(tokens, json_integer(id));
+	rc |= json_object_set_new(in, "token", json_integer(id));
+	if (!have_prompt)
+		rc |= json_object_set_new(in, "prompt_tokens", json_integer(prompt));
+	if (sp.seed <= (uint64_t)INT64_MAX) {
+		rc |= json_object_set_new(in, "seed", json_integer((json_int_t)sp.seed));
+	} else {
+		char buf[32];
+		snprintf(buf, sizeof buf, "%" PRIu64, sp.seed);
+		rc |= json_object_set_new(in, "seed", json_string(buf));
+	}
+	if (have_step)
+		rc |= json_object_set_new(in, "step", json_integer(step + 1));
+	if (s->tok)
+		rc |= json_object_set_new(in, "text", json_stringn(s->text ? s->text : "", s->text_len));
+	rc |= json_object_set_new(in, "done", json_boolean(reason != NULL));
+	if (reason)
+		rc |= json_object_set_new(in, "stop_reason", json_string(reason));
+	else
+		json_object_del(in, "stop_reason");
+	if (!s->opt.keep_logits)
+		json_object_del(in, "logits");
+	if (rc)
+		return FAIL(e, "internal", "out of memory for the answer");
+	return true;
+}
+
+/* One input line: 0 answered, 1 error object written, -1 output failed. */
+static int process_line(state *s, const char *line, size_t len)
+{
+	char perr[256];
+	line_error e = { 0 };
+	json_t *in = ndjson_parse_object(line, len, perr, sizeof perr);
+	json_t *out = NULL;
+	int rc;
+
+	if (!in) {
+		out = ndjson_error(NULL, "bad_json", "%s", perr);
+		rc = 1;
+	} else {
+		json_object_del(in, "error");
+		const json_t *done = json_object_get(in, "done");
+		if (json_is_true(done)) {
+			/* a finished generation passes through, so loops may overrun */
+			if (!s->opt.keep_logits)
+				json_object_del(in, "logits");
+			rc = 0;
+		} else if (answer(s, in, &e)) {
+			rc = 0;
+		} else {
+			json_object_del(in, "logits");
+			out = ndjson_error(in, e.code, "%s", e.msg);
+			rc = 1;
+		}
+	}
+	if (ndjson_write(stdout, out ? out : in) < 0)
+		rc = -1;
+	json_decref(out);
+	json_decref(in);
+	return rc;
+}
+
+static void load(state *s)
+{
+	llorch_gguf *g;
+	llorch_status st;
+
+	if (!s->opt.model_path)
+		return;
+	if ((st = llorch_gguf_load(s->opt.model_path, &g)) != LLORCH_OK)
+		cli_die_status(st, s->opt.model_path);
+	st = llorch_tokenizer_load(g, &s->tok);
+	llorch_gguf_free(g);
+	if (st != LLORCH_OK)
+		cli_die_status(st, "cannot load the tokenizer");
+	if ((st = llorch_detok_new(s->tok, &s->detok)) != LLORCH_OK)
+		cli_die_status(st, "cannot create the decoder");
+	s->n_vocab = llorch_tokenizer_n_vocab(s->tok);
+	if (s->opt.verbose)
+		cli_warn("%s: vocabulary of %d tokens, EOS %d", s->opt.model_path, (int)s->n_vocab,
+				(int)llorch_tokenizer_eos(s->tok));
+}
+
+int main(int argc, char **argv)
+{
+	state s = { 0 };
+	ndjson_reader r;
+	const char *line;
+	size_t len;
+	bool failed = false;
+	int rc = 0;
+
+	cli_init("llorch-sample");
+	parse_options(argc, argv, &s.opt);
+	cli_set_verbose(s.opt.verbose);
+	load(&s);
+	ndjson_reader_init(&r, stdin, (size_t)s.opt.max_line);
+	for (;;) {
+		ndjson_read_result res = ndjson_read(&r, &line, &len);
+		if (res == NDJSON_EOF)
+			break;
+		if (res == NDJSON_IOERR) {
+			cli_warn("error reading stdin");
+			rc = EX_IOERR;
+			break;
+		}
+		int lr;
+		if (res == NDJSON_TOO_LONG) {
+			json_t *err = ndjson_error(NULL, "line_too_long", "line %llu is longer than %zu bytes",
+					r.lineno, r.max_line);
+			lr = !err || ndjson_write(stdout, err) < 0 ? -1 : 1;
+			json_decref(err);
+		} else {
+			lr = process_line(&s, line, len);
+		}
+		if (lr < 0) {
+			cli_warn("error writing stdout");
+			rc = EX_IOERR;
+			break;
+		}
+		failed |= lr > 0;
+	}
+	ndjson_reader_free(&r);
+	free(s.cand);
+	free(s.text);
+	llorch_detok_free(s.detok);
+	llorch_tokenizer_free(s.tok);
+	int crc = cli_close_stdout();
+	if (rc)
+		return rc;
+	if (crc)
+		return crc;
+	return failed ? EX_DATAERR : 0;
+}

@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# llorch-sample: NDJSON in and out, encodings, determinism, errors, man page.
+bats_require_minimum_version 1.5.0
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+setup() {
+	cd "$BATS_TEST_TMPDIR" || return 1
+	SHARED=${LLORCH_SHARED:-$BATS_TEST_DIRNAME/../../shared}
+	VOCAB=$SHARED/data/llama.cpp-vocab/ggml-vocab-llama-spm.gguf
+}
+
+need_vocab() {
+	if [ ! -f "$VOCAB" ]; then
+		echo "llorch-sample.bats: $VOCAB missing; test skipped" >&2
+		skip "$VOCAB missing"
+	fi
+}
+
+@test "--help and --version go to stdout and exit 0" {
+	run llorch-sample --help
+	assert_success
+	assert_output --partial "Usage: llorch-sample"
+	run llorch-sample -V
+	assert_success
+	assert_output --regexp "^llorch-sample \(llorch\) [0-9]"
+}
+
+@test "usage errors exit 64" {
+	run llorch-sample --top-p 2 </dev/null
+	assert_equal "$status" 64
+	run llorch-sample --temperature -1 </dev/null
+	assert_equal "$status" 64
+	run llorch-sample --seed x </dev/null
+	assert_equal "$status" 64
+	run llorch-sample extra </dev/null
+	assert_equal "$status" 64
+	run llorch-sample -m /nonexistent/model.gguf </dev/null
+	assert_equal "$status" 66
+}
+
+@test "greedy picks the largest logit, ties to the lowest id; logits dropped" {
+	run llorch-sample -T 0 -s 3 <<-'EOF'
+	{"tokens":[0],"logits":[1,5,5,2]}
+	{"tokens":[0],"logits":[null,"-inf",-3,"inf"],"keep":"me"}
+	EOF
+	assert_success
+	assert_line -n 0 '{"tokens":[0,1],"token":1,"prompt_tokens":1,"seed":3,"done":false}'
+	assert_line -n 1 '{"tokens":[0,3],"keep":"me","token":3,"prompt_tokens":1,"seed":3,"done":false}'
+}
+
+@test "dense JSON, base64 and sparse logits give the same draws" {
+	b64=$(/usr/bin/python3 -c 'import struct,base64; print(base64.b64encode(struct.pack("<4f", -1e30, 2.0, 1.5, 0.25)).decode())')
+	for seed in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		printf '{"tokens":[1],"logits":[-1e30,2.0,1.5,0.25],"seed":%d}\n' "$seed"
+		printf '{"tokens":[1],"logits":"%s","seed":%d}\n' "$b64" "$seed"
+		printf '{"tokens":[1],"logits":[[2,1.5],[1,2.0],[3,0.25]],"seed":%d}\n' "$seed"
+	done >in.ndjson
+	run llorch-sample <in.ndjson
+	assert_success
+	tokens=$(printf '%s\n' "$output" | jq -r .token | paste -sd' ')
+	# three encodings per seed agree (the draw walks the kept ids in id
+	# order, whatever order they came in); and the seeds do not all agree
+	printf '%s\n' "$output" | jq -r .token | paste -d' ' - - - | while read -r a b c; do
+		[ "$a" = "$b" ] && [ "$b" = "$c" ]
+	done
+	[ "$(printf '%s\n' "$output" | jq -r .token | sort -u | wc -l)" -ge 2 ]
+	refute_output --partial '"token":0'
+}
+
+@test "the draw depends on seed and step only" {
+	line='{"tokens":[1,2,3,4],"prompt_tokens":2,"logits":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}'
+	a=$(echo "$line" | llorch-sample -s 5 | jq -c .token)
+	b=$(echo "$line" | llorch-sample -s 5 | jq -c .token)
+	assert_equal "$a" "$b"
+	# the same step from an explicit "step": prompt 2 of 4 tokens is step 2
+	c=$(echo '{"tokens":[9],"step":2,"logits":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}' | llorch-sample -s 5 | jq -c .token)
+	assert_equal "$a" "$c"
+	run llorch-sample -s 5 <<<'{"tokens":[9],"step":2,"logits":[0,0]}'
+	assert_output --partial '"step":3'
+	# twenty seeds: not all the same token
+	for s in $(seq 1 20); do echo "$line" | llorch-sample -s "$s" | jq -c .token; done | sort -u >seen
+	[ "$(wc -l <seen)" -ge 5 ]
+	# a "seed" field beats the flag; big seeds are strings
+	d=$(echo "$line" | jq -c '. + {seed: 5}' | llorch-sample -s 6 | jq -c .token)
+	assert_equal "$a" "$d"
+	run llorch-sample <<<'{"tokens":[1],"seed":"18446744073709551615","logits":[0,1]}'
+	assert_success
+	assert_output --partial '"seed":"18446744073709551615"'
+}
+
+@test "top-k, top-p and min-p never emit an excluded token" {
+	for s in $(seq 1 60); do
+		printf '{"tokens":[0],"seed":%d,"top_k":2,"logits":[3,2.9,2.8,0,0,0]}\n' "$s"
+		printf '{"tokens":[0],"seed":%d,"top_p":0.6,"logits":[0,3,0,3.2,0,0]}\n' "$s"
+		printf '{"tokens":[0],"seed":%d,"min_p":0.5,"logits":[0,0,5,0,4.5,3]}\n' "$s"
+	done | llorch-sample >out
+	jq -r 'select(.top_k) | .token' out | sort -u | paste -sd' ' | grep -qx '0 1'
+	jq -r 'select(.top_p) | .token' out | sort -u | paste -sd' ' | grep -qx '1 3'
+	jq -r 'select(.min_p) | .token' out | sort -u | paste -sd' ' | grep -qx '2 4'
+}
+
+@test "repetition penalty steers greedy away from recent tokens" {
+	run llorch-sample -T 0 -r 2 -s 1 <<<'{"tokens":[0,1],"logits":[1,3,2]}'
+	assert_output --partial '"token":2'
+	run llorch-sample -T 0 -r 2 --repeat-last-n 1 -s 1 <<<'{"tokens":[1,0],"logits":[1,3,2]}'
+	assert_output --partial '"token":1'
+}
+
+@test "max_tokens counts from prompt_tokens and ends the generation" {
+	run llorch-sample -T 0 -s 1 <<-'EOF'
+	{"tokens":[7,7],"max_tokens":2,"logits":[0,1]}
+	{"tokens":[7,7,1],"prompt_tokens":2,"max_tokens":2,"logits":[0,1]}
+	{"tokens":[7,7,1,1],"prompt_tokens":2,"done":true,"stop_reason":"MAX_TOKENS","logits":[0,1]}
+	EOF
+	assert_success
+	assert_line -n 0 '{"tokens":[7,7,1],"max_tokens":2,"token":1,"prompt_tokens":2,"seed":1,"done":false}'
+	assert_line -n 1 '{"tokens":[7,7,1,1],"prompt_tokens":2,"max_tokens":2,"token":1,"seed":1,"done":true,"stop_reason":"MAX_TOKENS"}'
+	assert_line -n 2 '{"tokens":[7,7,1,1],"prompt_tokens":2,"done":true,"stop_reason":"MAX_TOKENS"}'
+	run llorch-sample -T 0 -s 1 -n 1 <<<'{"tokens":[7],"logits":[0,1]}'
+	assert_output --partial '"done":true,"stop_reason":"MAX_TOKENS"'
+}
+
+@test "with a vocabulary: text of each token, EOS ends, ids checked" {
+	need_vocab
+	run llorch-sample -m "$VOCAB" -T 0 -s 1 <<-'EOF'
+	{"tokens":[1],"logits":[[450,1.0]]}
+	{"tokens":[1,450],"prompt_tokens":1,"logits":[[6635,1.0]]}
+	{"tokens":[1,450,6635],"prompt_tokens":1,"logits":[[2,9.0],[13,1.0]]}
+	{"tokens":[1],"logits":[[40000,1.0]]}
+	{"tokens":[1],"logits":[1,2,3]}
+	EOF
+	assert_equal "$status" 65
+	assert_line -n 0 --partial '"text":"The","done":false'
+	assert_line -n 1 --partial '"text":" cat","done":false'
+	assert_line -n 2 --partial '"prompt_tokens":1,"token":2,"seed":1,"text":"","done":true,"stop_reason":"EOS"'
+	assert_line -n 3 --partial '"code":"token_out_of_range"'
+	assert_line -n 4 --partial '"code":"bad_request"'
+	assert_line -n 4 --partial 'vocabulary has 32000'
+}
+
+@test "a character split across byte tokens comes out whole" {
+	need_vocab
+	# "é" is <0xC3><0xA9>: ids 198 and 172 in the Llama-2 vocabulary
+	run llorch-sample -m "$VOCAB" -T 0 -s 1 <<-'EOF'
+	{"tokens":[1,338],"prompt_tokens":2,"logits":[[198,1.0]]}
+	{"tokens":[1,338,198],"prompt_tokens":2,"logits":[[172,1.0]]}
+	EOF
+	assert_success
+	assert_line -n 0 --partial '"text":""'
+	assert_line -n 1 --partial '"text":"é"'
+}
+
+@test "bad lines get error objects, the rest is answered, exit 65" {
+	run llorch-sample -s 1 --max-line 200 <<-EOF
+	not json
+	{"tokens":[1]}
+	{"tokens":"x","logits":[1]}
+	{"tokens":[1],"logits":[]}
+	{"tokens":[1],"logits":"%%%"}
+	{"tokens":[1],"logits":[[1,2],[1,3]]}
+	{"tokens":[1],"logits":[[-1,2]]}
+	{"tokens":[1],"logits":["-inf",null]}
+	{"tokens":[1],"temperature":-1,"logits":[1]}
+	{"tokens":[1],"top_k":1.5,"logits":[1]}
+	{"tokens":[1],"logits":[$(seq -s, 1 100)]}
+	{"tokens":[1],"logits":[1,2]}
+	EOF
+	assert_equal "$status" 65
+	assert_equal "${#lines[@]}" 12
+	assert_line -n 0 --partial '"code":"bad_json"'
+	assert_line -n 1 --partial 'no \"logits\"'
+	assert_line -n 2 --partial '"code":"bad_request"'
+	assert_line -n 3 --partial '"code":"bad_request"'
+	assert_line -n 4 --partial '"code":"bad_request"'
+	assert_line -n 5 --partial 'appears twice'
+	assert_line -n 6 --partial '"code":"token_out_of_range"'
+	assert_line -n 7 --partial '"code":"bad_logits"'
+	assert_line -n 8 --partial 'temperature'
+	assert_line -n 9 --partial 'top_k'
+	assert_line -n 10 --partial '"code":"line_too_long"'
+	assert_line -n 11 --partial '"token":1'
+}
+
+@test "the man page is clean and its EXAMPLES run as shown" {
+	man=$BATS_TEST_DIRNAME/../man/llorch-sample.1
+	run mandoc -Tlint "$man"
+	assert_success
+	assert_output ""
+	# a vocabulary file under the name the examples use
+	if [ -f "$VOCAB" ]; then ln -s "$VOCAB" ggml-vocab-llama-spm.gguf; fi
+	"$BATS_TEST_DIRNAME/lib/man-examples" "$man" >examples
+	n=0
+	while IFS= read -r cmd && IFS= read -r want; do
+		case $cmd in *ggml-vocab*) [ -f "$VOCAB" ] || continue ;; esac
+		got=$(sh -c "$cmd")
+		if [ "$got" != "$want" ]; then
+			echo "example: $cmd" >&2
+			echo "want:    $want" >&2
+			echo "got:     $got" >&2
+			return 1
+		fi
+		n=$((n + 1))
+	done <examples
+	[ "$n" -ge 3 ]
+}
