@@ -190,17 +190,24 @@ static bool append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
 	return true;
 }
 
+/* What both starts check first; *out is NULL on any failure. */
+static llorch_status check_start(llorch_ctx *c, const void *input, size_t n,
+		const llorch_gen_params *p, llorch_gen **out)
+{
+	if (!out)
+		return llorch_error(LLORCH_E_INVALID, "llorch_gen_start: no output pointer");
+	*out = NULL;
+	if (!c || (n && !input))
+		return llorch_error(LLORCH_E_INVALID, "llorch_gen_start: missing context or prompt");
+	return check_params(p);
+}
+
 llorch_status llorch_gen_start_tokens(llorch_ctx *c, const int32_t *tokens, size_t n,
 		const llorch_gen_params *p, llorch_gen **out)
 {
 	llorch_status st;
 
-	if (!out)
-		return llorch_error(LLORCH_E_INVALID, "llorch_gen_start: no output pointer");
-	*out = NULL;
-	if (!c || (n && !tokens))
-		return llorch_error(LLORCH_E_INVALID, "llorch_gen_start: missing context or tokens");
-	if ((st = check_params(p)) != LLORCH_OK)
+	if ((st = check_start(c, tokens, n, p, out)) != LLORCH_OK)
 		return st;
 	if (n == 0)
 		return llorch_error(LLORCH_E_INVALID, "the prompt has no tokens");
@@ -282,12 +289,7 @@ llorch_status llorch_gen_start(llorch_ctx *c, const char *prompt, size_t len,
 {
 	llorch_status st;
 
-	if (!out)
-		return llorch_error(LLORCH_E_INVALID, "llorch_gen_start: no output pointer");
-	*out = NULL;
-	if (!c || (len && !prompt))
-		return llorch_error(LLORCH_E_INVALID, "llorch_gen_start: missing context or prompt");
-	if ((st = check_params(p)) != LLORCH_OK)
+	if ((st = check_start(c, prompt, len, p, out)) != LLORCH_OK)
 		return st;
 	const llorch_tokenizer *tok = llorch_model_tokenizer(llorch_ctx_model(c));
 	bool bos = p->add_bos < 0 ? llorch_tokenizer_adds_bos(tok) : p->add_bos == 1;
