@@ -10,7 +10,7 @@ load /usr/lib/bats/bats-assert/load
 setup_file() {
 	SHARED=${LLORCH_SHARED:-$BATS_TEST_DIRNAME/../../shared}
 	DATA=$SHARED/data/llama2c-stories260K
-	export DATA MODEL=$BATS_FILE_TMPDIR/stories260K.gguf
+	export LLORCH_SHARED=$SHARED DATA MODEL=$BATS_FILE_TMPDIR/stories260K.gguf
 	export DRIVER=$LLORCH_BUILD/tests/test_generate
 	if [ -f "$DATA/stories260K.bin" ] && [ -f "$DATA/tok512.bin" ]; then
 		llorch-gguf convert-llama2c "$DATA/stories260K.bin" "$DATA/tok512.bin" -o "$MODEL"
