@@ -3,8 +3,8 @@
  * KV-cache prefix reuse, stop strings, limits, cancel and deadline.
  *
  * The model comes from LLORCH_TEST_MODEL (tests/generate.bats converts
- * stories260K and runs this binary with it); without it the model tests
- * say so on stderr and run only the tests that need no model.
+ * stories260K and runs this binary with it); without it the
+ * binary says so on stderr and runs only the tests that need no model.
  *
  * Run as `test_generate --generate MODEL [options]` it is also the
  * in-process reference for the shell pipeline test: it prints the text
