@@ -3,44 +3,7 @@
 #include <string.h>
 
 #include "stopstr.h"
-
-size_t llorch_utf8_seq_len(const unsigned char *s, size_t n, bool *incomplete)
-{
-	*incomplete = false;
-	if (n == 0)
-		return 0;
-	unsigned char c = s[0];
-	size_t need;
-	unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-	if (c < 0x80)
-		return 1;
-	else if (c >= 0xc2 && c <= 0xdf)
-		need = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		need = 3;
-		if (c == 0xe0)
-			lo = 0xa0; /* no overlong forms */
-		if (c == 0xed)
-			hi = 0x9f; /* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		if (c == 0xf4)
-			hi = 0x8f; /* nothing above U+10FFFF */
-	} else
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if (i >= n) {
-			*incomplete = true;
-			return 0;
-		}
-		unsigned char b = s[i];
-		if (i == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xbf))
-			return 0;
-	}
-	return need;
-}
+#include "utf8.h"
 
 static bool grow(char **buf, size_t *cap, size_t need)
 {
@@ -60,18 +23,6 @@ static bool grow(char **buf, size_t *cap, size_t need)
 	return true;
 }
 
-static bool valid_utf8(const char *s, size_t n)
-{
-	bool inc;
-	for (size_t i = 0; i < n;) {
-		size_t k = llorch_utf8_seq_len((const unsigned char *)s + i, n - i, &inc);
-		if (k == 0)
-			return false;
-		i += k;
-	}
-	return true;
-}
-
 llorch_status llorch_stopstr_init(llorch_stopstr *s, const char *const *stop, size_t n_stop)
 {
 	memset(s, 0, sizeof *s);
@@ -83,7 +34,8 @@ llorch_status llorch_stopstr_init(llorch_stopstr *s, const char *const *stop, si
 		return llorch_error(LLORCH_E_INVALID, "stop strings missing");
 	for (size_t i = 0; i < n_stop; i++) {
 		size_t len = stop[i] ? strlen(stop[i]) : 0;
-		if (len == 0 || len > LLORCH_STOP_MAX_BYTES || !valid_utf8(stop[i], len)) {
+		if (len == 0 || len > LLORCH_STOP_MAX_BYTES ||
+		    !utf8_valid((const unsigned char *)stop[i], len)) {
 			llorch_stopstr_free(s);
 			return llorch_error(LLORCH_E_INVALID,
 					"stop string %zu must be 1..%d bytes of valid UTF-8", i,
@@ -118,10 +70,10 @@ void llorch_stopstr_reset(llorch_stopstr *s)
 	s->matched = -1;
 }
 
-/* Copies held[0..n) to out, replacing invalid UTF-8 with U+FFFD. */
+/* Copies held[0..n) to out, each ill-formed sequence replaced by one U+FFFD
+ * (as the streaming decoder does). */
 static bool release(llorch_stopstr *s, size_t n)
 {
-	static const char fffd[3] = {(char)0xef, (char)0xbf, (char)0xbd};
 	size_t worst;
 
 	s->out_len = 0;
@@ -129,12 +81,11 @@ static bool release(llorch_stopstr *s, size_t n)
 		return false;
 	const unsigned char *p = (const unsigned char *)s->held;
 	for (size_t i = 0; i < n;) {
-		bool inc;
-		size_t k = llorch_utf8_seq_len(p + i, n - i, &inc);
+		size_t k = utf8_char_len(p + i, n - i);
 		if (k == 0) {
-			memcpy(s->out + s->out_len, fffd, 3);
+			memcpy(s->out + s->out_len, UTF8_REPLACEMENT, 3);
 			s->out_len += 3;
-			i++;
+			i += utf8_bad_len(p + i, n - i);
 			continue;
 		}
 		memcpy(s->out + s->out_len, p + i, k);
@@ -147,20 +98,16 @@ static bool release(llorch_stopstr *s, size_t n)
 	return true;
 }
 
-/* Where a complete character that is cut short at the end of held starts
- * (held_len when the end is not inside one). */
+/* Where a character cut short at the end of held starts (held_len when the
+ * end is not inside one): it may still be completed by the next bytes. */
 static size_t incomplete_tail(const llorch_stopstr *s)
 {
 	const unsigned char *p = (const unsigned char *)s->held;
 	size_t n = s->held_len;
-	for (size_t back = 1; back <= 3 && back <= n; back++) {
-		unsigned char c = p[n - back];
-		if ((c & 0xc0) == 0x80)
-			continue; /* a continuation byte: look further back */
-		bool inc;
-		llorch_utf8_seq_len(p + n - back, back, &inc);
-		return inc ? n - back : n;
-	}
+
+	for (size_t back = n < 3 ? n : 3; back > 0; back--)
+		if (utf8_partial_len(p + n - back, back) == back)
+			return n - back;
 	return n;
 }
 

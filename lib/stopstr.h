@@ -6,7 +6,7 @@
  * pushes. The stream ends where a stop string first completes (the smallest
  * end offset; ties: the earliest start, then the lower index); failing that, it holds the longest suffix that is a proper prefix of some stop
  * string, and the bytes of a UTF-8 character not yet complete. Everything
- * before is released, with invalid UTF-8 replaced by U+FFFD. */
+ * before is released, each ill-formed UTF-8 sequence replaced by U+FFFD. */
 #ifndef LLORCH_STOPSTR_H
 #define LLORCH_STOPSTR_H
 
@@ -41,9 +41,5 @@ int llorch_stopstr_push(llorch_stopstr *s, const char *bytes, size_t len,
 /* The end of the stream without a match: releases all that is held (an
  * incomplete character becomes U+FFFD). */
 llorch_status llorch_stopstr_finish(llorch_stopstr *s, const char **out, size_t *out_len);
-
-/* Length of the valid UTF-8 sequence at s[0..n), 0 when s starts with an
- * invalid one; *incomplete: the bytes are a valid start cut short by n. */
-size_t llorch_utf8_seq_len(const unsigned char *s, size_t n, bool *incomplete);
 
 #endif

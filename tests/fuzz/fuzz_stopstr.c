@@ -11,19 +11,13 @@
 #include <string.h>
 
 #include "stopstr.h"
+#include "utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool valid(const char *s, size_t n)
 {
-	bool inc;
-	for (size_t i = 0; i < n;) {
-		size_t k = llorch_utf8_seq_len((const unsigned char *)s + i, n - i, &inc);
-		if (!k)
-			return false;
-		i += k;
-	}
-	return true;
+	return utf8_valid((const unsigned char *)s, n);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
