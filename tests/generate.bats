@@ -34,7 +34,7 @@ need_model() {
 	assert_success
 	refute_output --partial "not ok"
 	refute_output --partial "# SKIP"
-	assert_output --partial "ok 8 "
+	assert_output --partial "ok 9 "
 }
 
 # llama2.c run.c counts steps as positions, the prompt included: with N

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "utf8.h"
 
 typedef struct {
 	llorch_model *model;
@@ -351,6 +352,50 @@ static void test_eval_batch(void **state)
 	llorch_ctx_free(c2);
 }
 
+/* Hot sampling reaches the byte-fallback tokens: every piece streamed must
+ * be valid UTF-8 on its own, and together they must be the decoded ids
+ * (where those bytes are valid UTF-8 at all). */
+static void test_streamed_text_is_utf8(void **state)
+{
+	fixture *f = *state;
+	const llorch_tokenizer *tok = llorch_model_tokenizer(f->model);
+	int bytes_seen = 0;
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		llorch_gen *g;
+		llorch_gen_params p = llorch_gen_default_params();
+		p.max_tokens = 120;
+		p.sampling.temperature = 2.0f;
+		p.sampling.seed = seed;
+		assert_int_equal(llorch_gen_start(f->ctx, "", 0, &p, &g), LLORCH_OK);
+		collected c = {0};
+		bool done = false;
+		while (!done) {
+			llorch_gen_token t;
+			assert_int_equal(llorch_gen_sample(g, &t, &done), LLORCH_OK);
+			assert_true(utf8_valid((const unsigned char *)t.text, t.text_len));
+			size_t plen;
+			const char *piece = t.token >= 0 ? llorch_token_piece(tok, t.token, &plen) : NULL;
+			bytes_seen += piece && strncmp(piece, "<0x", 3) == 0;
+			collect(&t, &c);
+			if (!done)
+				assert_int_equal(llorch_gen_eval(g), LLORCH_OK);
+		}
+		llorch_gen_free(g);
+		int32_t ids[1025] = {1};
+		memcpy(ids + 1, c.ids, sizeof c.ids[0] * (size_t)c.n);
+		char *text;
+		size_t len;
+		assert_int_equal(llorch_detokenize(tok, ids, (size_t)c.n + 1, false, &text, &len), LLORCH_OK);
+		if (utf8_valid((const unsigned char *)text, len)) {
+			assert_int_equal(len, c.len);
+			assert_memory_equal(text, c.text, len);
+		}
+		free(text);
+	}
+	printf("# %d byte-fallback tokens sampled\n", bytes_seen);
+	assert_true(bytes_seen > 0);
+}
+
 static void test_stop_reason_names(void **state)
 {
 	(void)state;
@@ -479,6 +524,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_cancel_and_deadline),
 		cmocka_unit_test(test_eval_batch),
+		cmocka_unit_test(test_streamed_text_is_utf8),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
