@@ -299,9 +299,15 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
+/* A special token id key (tokenizer.*_token_id). */
+static bool is_special_id_key(const char *key)
+{
+	return !strncmp(key, "tokenizer.", 10) && ends_with(key, "_token_id");
+}
+
 /* Checks that the tokenizer.* keys of a vocab GGUF make a tokenizer: a
  * non-empty string array of tokens, scores and token types of the same
- * length, special token ids inside it. */
+ * length. */
 static llorch_status check_vocab(const llorch_gguf *g, const char *path, int32_t *n_vocab)
 {
 	int64_t i_tokens = llorch_gguf_find_key(g, "tokenizer.ggml.tokens");
@@ -317,7 +323,6 @@ static llorch_status check_vocab(const llorch_gguf *g, const char *path, int32_t
 	for (int64_t i = 0; i < llorch_gguf_n_kv(g); i++) {
 		const char *key = llorch_gguf_kv_key(g, i);
 		uint64_t m;
-		int64_t id;
 
 		if (!strcmp(key, "tokenizer.ggml.scores") || !strcmp(key, "tokenizer.ggml.token_type")) {
 			llorch_gguf_vtype want = key[15] == 's' ? LLORCH_GGUF_FLOAT32 : LLORCH_GGUF_INT32;
@@ -325,23 +330,35 @@ static llorch_status check_vocab(const llorch_gguf *g, const char *path, int32_t
 			if (llorch_gguf_kv_array_info(g, i, &elem, &m) || elem != want || m != n)
 				return llorch_error(LLORCH_E_FORMAT, "vocab %s: %s is not an array of %llu %s",
 						path, key, (unsigned long long)n, llorch_gguf_vtype_name(want));
-		} else if (!strncmp(key, "tokenizer.", 10) && ends_with(key, "_token_id")) {
-			if (llorch_gguf_kv_int(g, i, &id) || id < 0 || (uint64_t)id >= n)
-				return llorch_error(LLORCH_E_FORMAT, "vocab %s: %s is not a token id below %llu",
-						path, key, (unsigned long long)n);
 		}
 	}
 	*n_vocab = (int32_t)n;
 	return LLORCH_OK;
 }
 
-static llorch_status copy_vocab(llorch_gguf_writer *w, const llorch_gguf *g)
+/* Copies the tokenizer.* keys. A special token id outside the vocabulary
+ * (llama.cpp writes "none" as 0xFFFFFFFF) is left out, with a warning, so
+ * that the model never names a token it does not have. */
+static llorch_status copy_vocab(llorch_gguf_writer *w, const llorch_gguf *g, const char *path,
+		int32_t n_vocab)
 {
 	llorch_status st;
 
-	for (int64_t i = 0; i < llorch_gguf_n_kv(g); i++)
-		if (!strncmp(llorch_gguf_kv_key(g, i), "tokenizer.", 10) && (st = llorch_gguf_copy_kv(w, g, i)))
+	for (int64_t i = 0; i < llorch_gguf_n_kv(g); i++) {
+		const char *key = llorch_gguf_kv_key(g, i);
+		int64_t id;
+
+		if (strncmp(key, "tokenizer.", 10) != 0)
+			continue;
+		if (is_special_id_key(key) &&
+		    (llorch_gguf_kv_int(g, i, &id) != LLORCH_OK || id < 0 || id >= n_vocab)) {
+			llorch_log(LLORCH_LOG_WARN, "vocab %s: %s is not a token id below %d; left out",
+					path, key, (int)n_vocab);
+			continue;
+		}
+		if ((st = llorch_gguf_copy_kv(w, g, i)))
 			return st;
+	}
 	return LLORCH_OK;
 }
 
@@ -409,7 +426,7 @@ llorch_status llorch_model_random(const llorch_random_params *params, const char
 	}
 	if ((st = set_hparams(w, &p, n_vocab)))
 		goto out;
-	st = vocab ? copy_vocab(w, vocab) : llorch_builtin_vocab(w, p.arch, &n_vocab);
+	st = vocab ? copy_vocab(w, vocab, p.vocab_path, n_vocab) : llorch_builtin_vocab(w, p.arch, &n_vocab);
 	if (st)
 		goto out;
 	st = p.arch == LLORCH_ARCH_GPT2 ? gpt2_tensors(&l, &p, n_vocab) : llama_tensors(&l, &p, n_vocab);

@@ -429,6 +429,29 @@ values() {
 		'[32000,32000,"MOSTLY_Q4_0",2,{"f32":5,"q4_0":15}]'
 }
 
+@test "random --vocab: special ids outside the vocabulary are left out, with a warning" {
+	cd "$BATS_TEST_TMPDIR"
+	# A vocab-only GGUF: 3 tokens, BOS 1, EOS 0xFFFFFFFF (llama.cpp's "none"), UNK 7.
+	python3 - <<-'EOF'
+		import struct
+		def s(b): return struct.pack("<Q", len(b)) + b
+		kv = [(b"tokenizer.ggml.model", struct.pack("<I", 8) + s(b"llama")),
+		      (b"tokenizer.ggml.tokens", struct.pack("<IIQ", 9, 8, 3) + s(b"<unk>") + s(b"<s>") + s(b"</s>")),
+		      (b"tokenizer.ggml.bos_token_id", struct.pack("<II", 4, 1)),
+		      (b"tokenizer.ggml.eos_token_id", struct.pack("<II", 4, 0xFFFFFFFF)),
+		      (b"tokenizer.ggml.unknown_token_id", struct.pack("<II", 4, 7))]
+		with open("v.gguf", "wb") as f:
+		    f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)))
+		    for k, v in kv:
+		        f.write(s(k) + v)
+	EOF
+	run -0 --separate-stderr llorch-gguf random --arch llama --vocab v.gguf -o m.gguf
+	[[ "$stderr" == *"tokenizer.ggml.eos_token_id is not a token id below 3; left out"* ]]
+	[[ "$stderr" == *"tokenizer.ggml.unknown_token_id is not a token id below 3; left out"* ]]
+	assert_equal "$(meta m.gguf '[.hparams.n_vocab, (.metadata | keys | map(select(endswith("_token_id"))))]')" \
+		'[3,["tokenizer.ggml.bos_token_id"]]'
+}
+
 @test "random: matrices whose rows do not fit the block size stay f32, with a warning" {
 	cd "$BATS_TEST_TMPDIR"
 	run -0 --separate-stderr llorch-gguf random --arch llama --n-embd 48 --n-head 4 --n-ff 64 -t q8_0 -o q.gguf
