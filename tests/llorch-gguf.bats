@@ -440,11 +440,17 @@ values() {
 		      (b"tokenizer.ggml.bos_token_id", struct.pack("<II", 4, 1)),
 		      (b"tokenizer.ggml.eos_token_id", struct.pack("<II", 4, 0xFFFFFFFF)),
 		      (b"tokenizer.ggml.unknown_token_id", struct.pack("<II", 4, 7))]
-		with open("v.gguf", "wb") as f:
-		    f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)))
-		    for k, v in kv:
-		        f.write(s(k) + v)
+		def write(name, kv):
+		    with open(name, "wb") as f:
+		        f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)))
+		        for k, v in kv:
+		            f.write(s(k) + v)
+		write("v.gguf", kv)
+		# Scores as bytes: read as floats, they would run past the array.
+		write("bad.gguf", kv + [(b"tokenizer.ggml.scores", struct.pack("<IIQ", 9, 0, 3) + bytes(3))])
 	EOF
+	run -65 --separate-stderr llorch-gguf random --arch llama --vocab bad.gguf -o m.gguf
+	[[ "$stderr" == *"tokenizer.ggml.scores is not an array of 3 float32"* ]]
 	run -0 --separate-stderr llorch-gguf random --arch llama --vocab v.gguf -o m.gguf
 	[[ "$stderr" == *"tokenizer.ggml.eos_token_id is not a token id below 3; left out"* ]]
 	[[ "$stderr" == *"tokenizer.ggml.unknown_token_id is not a token id below 3; left out"* ]]
