@@ -46,7 +46,8 @@ def main():
 	generated = out[len(prompt_ids):]
 	with torch.no_grad():
 		logits = model(torch.tensor([prompt_ids]))[0, -1]
-	commit = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+	# the last commit of this directory: the recipe that made the checkpoint
+	commit = subprocess.run(['git', 'log', '-1', '--format=%h', '--', '.'], capture_output=True,
 			text=True).stdout.strip()
 	with open(ckpt_path, 'rb') as f:
 		ckpt_sha = hashlib.sha256(f.read()).hexdigest()
