@@ -468,8 +468,9 @@ static int write_error(json_t *in, const line_error *e)
 }
 
 /* One input line: 0 answered, 1 error object written, -1 output failed. */
-static int process_line(state *s, const char *line, size_t len)
+static int process_line(const char *line, size_t len, void *user)
 {
+	state *s = user;
 	char perr[256];
 	line_error e = { 0 };
 	json_t *in = ndjson_parse_object(line, len, perr, sizeof perr);
@@ -554,43 +555,12 @@ static void load(state *s)
 int main(int argc, char **argv)
 {
 	state s = { 0 };
-	ndjson_reader r;
-	const char *line;
-	size_t len;
-	bool failed = false;
-	int rc = 0;
 
 	cli_init("llorch-forward");
 	parse_options(argc, argv, &s.opt);
 	cli_set_verbose(s.opt.verbose);
 	load(&s);
-	ndjson_reader_init(&r, stdin, (size_t)s.opt.max_line);
-	for (;;) {
-		ndjson_read_result res = ndjson_read(&r, &line, &len);
-		if (res == NDJSON_EOF)
-			break;
-		if (res == NDJSON_IOERR) {
-			cli_warn("error reading stdin");
-			rc = EX_IOERR;
-			break;
-		}
-		int lr;
-		if (res == NDJSON_TOO_LONG) {
-			line_error e = { .code = "line_too_long" };
-			snprintf(e.msg, sizeof e.msg, "line %llu is longer than %zu bytes", r.lineno,
-					r.max_line);
-			lr = write_error(NULL, &e) < 0 ? -1 : 1;
-		} else {
-			lr = process_line(&s, line, len);
-		}
-		if (lr < 0) {
-			cli_warn("error writing stdout");
-			rc = EX_IOERR;
-			break;
-		}
-		failed |= lr > 0;
-	}
-	ndjson_reader_free(&r);
+	int rc = ndjson_filter(stdin, (size_t)s.opt.max_line, process_line, &s);
 	for (int i = 0; i < s.n_slots; i++) {
 		free(s.slots[i].cached);
 		llorch_ctx_free(s.slots[i].ctx);
@@ -599,9 +569,5 @@ int main(int argc, char **argv)
 	free(s.logits);
 	llorch_model_free(s.model);
 	int crc = cli_close_stdout();
-	if (rc)
-		return rc;
-	if (crc)
-		return crc;
-	return failed ? EX_DATAERR : 0;
+	return rc == EX_IOERR || !crc ? rc : crc;
 }

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 
+#include "cli.h"
 #include "ndjson.h"
 
 void ndjson_reader_init(ndjson_reader *r, FILE *in, size_t max_line)
@@ -119,4 +121,42 @@ json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...
 		return NULL;
 	json_object_set_new(o, "error", json_pack("{s:s, s:s}", "code", code, "message", msg));
 	return o;
+}
+
+int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user)
+{
+	ndjson_reader r;
+	const char *line;
+	size_t len;
+	bool failed = false;
+	int rc = 0;
+
+	ndjson_reader_init(&r, in, max_line);
+	for (;;) {
+		ndjson_read_result res = ndjson_read(&r, &line, &len);
+		if (res == NDJSON_EOF)
+			break;
+		if (res == NDJSON_IOERR) {
+			cli_warn("error reading the input");
+			rc = EX_IOERR;
+			break;
+		}
+		int lr;
+		if (res == NDJSON_TOO_LONG) {
+			json_t *err = ndjson_error(NULL, "line_too_long", "line %llu is longer than %zu bytes",
+					r.lineno, r.max_line);
+			lr = !err || ndjson_write(stdout, err) < 0 ? -1 : 1;
+			json_decref(err);
+		} else {
+			lr = answer(line, len, user);
+		}
+		if (lr < 0) {
+			cli_warn("error writing stdout");
+			rc = EX_IOERR;
+			break;
+		}
+		failed |= lr > 0;
+	}
+	ndjson_reader_free(&r);
+	return rc ? rc : failed ? EX_DATAERR : 0;
 }

@@ -46,4 +46,14 @@ int ndjson_write(FILE *out, const json_t *v);
 json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Answers one input line: 0 answered, 1 an error object was written in its
+ * place, -1 writing failed. */
+typedef int (*ndjson_answer_fn)(const char *line, size_t len, void *user);
+
+/* The loop of a filter tool: each line of in goes to answer, in order; a
+ * line over max_line gets a line_too_long error object. Returns the exit
+ * code: 0, 65 (EX_DATAERR) when some line got an error object, 74
+ * (EX_IOERR, with a message on stderr) when reading or writing failed. */
+int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user);
+
 #endif
