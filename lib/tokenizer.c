@@ -150,13 +150,25 @@ typedef struct {
 } cache_slot;
 
 struct tok_cache {
-	cache_slot slot[CACHE_SLOTS];
+	size_t mask;
+	cache_slot slot[];
 };
 
 tok_cache *tok_cache_new(size_t text_len)
 {
-	/* a cache costs more than it saves on a few words */
-	return text_len > 8 * CACHE_WORD_MAX ? calloc(1, sizeof(tok_cache)) : NULL;
+	size_t n = 64;
+	tok_cache *c;
+
+	/* a cache costs more than it saves on a few words; about one slot
+	 * per 16 bytes of text, so that clearing it stays cheap */
+	if (text_len <= 8 * CACHE_WORD_MAX)
+		return NULL;
+	while (n < CACHE_SLOTS && n * 16 < text_len)
+		n *= 2;
+	c = calloc(1, sizeof *c + n * sizeof *c->slot);
+	if (c)
+		c->mask = n - 1;
+	return c;
 }
 
 void tok_cache_free(tok_cache *c)
@@ -177,7 +189,7 @@ bool tok_cache_get(tok_cache *c, const void *word, size_t n, tok_ids *out, llorc
 	if (!c || n > CACHE_WORD_MAX)
 		return false;
 	h = word_hash(word, n);
-	slot = &c->slot[h % CACHE_SLOTS];
+	slot = &c->slot[h & c->mask];
 	if (slot->hash != h || slot->len != n || memcmp(slot->word, word, n) != 0)
 		return false;
 	*st = LLORCH_OK;
@@ -194,7 +206,7 @@ void tok_cache_put(tok_cache *c, const void *word, size_t n, const int32_t *ids,
 	if (!c || n > CACHE_WORD_MAX || k > CACHE_WORD_MAX)
 		return;
 	h = word_hash(word, n);
-	slot = &c->slot[h % CACHE_SLOTS];
+	slot = &c->slot[h & c->mask];
 	slot->hash = h;
 	slot->len = (uint8_t)n;
 	slot->n_ids = (uint8_t)k;
