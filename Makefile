@@ -33,6 +33,7 @@ UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_SUPPORT_SRC := $(sort $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c)))
 UNIT_SUPPORT_OBJ := $(UNIT_SUPPORT_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
 
@@ -85,7 +86,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT_OBJ) $(LIB_A)
 
 # The whole suite: C unit tests (cmocka, TAP) and bats tests for the tools,
 # under one prove run whose last line is the summary.
-check: deps all $(UNIT_BINS)
+check: deps all $(UNIT_BINS) $(BUILD)/tests/bench
 	LLORCH_BUILD=$(abspath $(BUILD)) tests/run
 
 check-sanitize:
@@ -113,7 +114,13 @@ build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_SIMD_OBJ)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
 		$(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(FUZZ_SIMD_OBJ) $(PKG_LIBS) -lm -pthread
 
-bench: all
+# The benchmark driver: built from its sources in one step, so that no object
+# directory collides with its name. `make check` builds it to keep it compiling.
+$(BUILD)/tests/bench: $(BENCH_SRC) $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(BENCH_SRC) $(LIB_A) $(LIBS)
+
+bench: all $(BUILD)/tests/bench
 	tests/bench/run $(abspath $(BUILD))
 
 demo-model:

@@ -1,0 +1,274 @@
+/* The benchmark driver behind `make bench` (tests/bench/run): measures one
+ * model through the library directly, or the machine's memory read
+ * bandwidth, and prints one JSON object per line.
+ *
+ *   bench stream [-t THREADS]
+ *       {"threads":2,"stream_gbs":44.1}: read bandwidth of our thread pool
+ *       streaming a 1 GiB buffer (median of 5 passes).
+ *   bench model -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 4] [-r 3]
+ *       prompt tokens/s (one eval of -p tokens from an empty context), decode
+ *       tokens/s (-n single-token evals from an empty context, logits each
+ *       step), batched decode tokens/s (-b contexts stepped together with
+ *       llorch_ctx_eval_batch), cold-start ms to first token (model load,
+ *       context, 16-token prompt), peak RSS; medians of -r runs. Tokens are
+ *       pseudo-random ids from a fixed seed. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "llorch.h"
+#include "kernels.h"
+#include "threadpool.h"
+
+#define MAX_RUNS 15
+#define MAX_BATCH 16
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, llorch_last_error());
+	exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double seconds(void)
+{
+	return (double)llorch_now_ns() * 1e-9;
+}
+
+/* ---- stream ---- */
+
+typedef struct {
+	const uint64_t *buf;
+	size_t n;          /* uint64 words */
+	uint64_t sink[64]; /* per thread, a cache line apart */
+} stream_job;
+
+static void stream_worker(void *arg, int ith, int nth)
+{
+	stream_job *j = arg;
+	size_t a = j->n * (size_t)ith / (size_t)nth, b = j->n * (size_t)(ith + 1) / (size_t)nth;
+	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+
+	for (size_t i = a; i + 4 <= b; i += 4) {
+		s0 ^= j->buf[i];
+		s1 ^= j->buf[i + 1];
+		s2 ^= j->buf[i + 2];
+		s3 ^= j->buf[i + 3];
+	}
+	j->sink[(ith % 8) * 8] = s0 ^ s1 ^ s2 ^ s3;
+}
+
+static int run_stream(int threads)
+{
+	size_t bytes = (size_t)1 << 30;
+	stream_job j = {.n = bytes / 8};
+	llorch_threadpool *pool;
+	double gbs[5];
+	uint64_t *buf = malloc(bytes);
+
+	if (!buf) {
+		fprintf(stderr, "bench: out of memory\n");
+		return 1;
+	}
+	for (size_t i = 0; i < j.n; i++)
+		buf[i] = i * 0x9e3779b97f4a7c15ull;
+	j.buf = buf;
+	if (llorch_threadpool_new(threads, &pool) != LLORCH_OK)
+		die("thread pool");
+	for (int r = 0; r < 5; r++) {
+		double t = seconds();
+		llorch_threadpool_run(pool, stream_worker, &j);
+		gbs[r] = (double)bytes / (seconds() - t) * 1e-9;
+	}
+	printf("{\"threads\":%d,\"stream_gbs\":%.2f}\n", threads, median(gbs, 5));
+	llorch_threadpool_free(pool);
+	free(buf);
+	return 0;
+}
+
+/* ---- model ---- */
+
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static int32_t random_token(int32_t n_vocab)
+{
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return (int32_t)(((rng * 0x2545f4914f6cdd1dull) >> 33) % (uint64_t)n_vocab);
+}
+
+typedef struct {
+	const char *path;
+	int threads, n_prompt, n_gen, n_batch, runs;
+} model_opts;
+
+static llorch_ctx *new_ctx(const llorch_model *m, const model_opts *o, int32_t n_ctx)
+{
+	llorch_ctx_params p = llorch_ctx_default_params();
+	llorch_ctx *c;
+
+	p.n_ctx = n_ctx;
+	p.n_threads = o->threads;
+	p.n_batch = o->n_prompt > 0 ? o->n_prompt : 512;
+	if (llorch_ctx_new(m, &p, &c) != LLORCH_OK)
+		die("context");
+	return c;
+}
+
+/* Cold start as a tool invocation sees it: load, context, 16-token prompt. */
+static double first_token_ms(const model_opts *o)
+{
+	int64_t t0 = llorch_now_ns();
+	llorch_model *m;
+	int32_t toks[16];
+
+	if (llorch_model_load(o->path, &m) != LLORCH_OK)
+		die(o->path);
+	const llorch_hparams *hp = llorch_model_hparams(m);
+	float *logits = malloc((size_t)hp->n_vocab * sizeof *logits);
+	llorch_ctx *c = new_ctx(m, o, 64);
+	for (int i = 0; i < 16; i++)
+		toks[i] = random_token(hp->n_vocab);
+	if (!logits || llorch_ctx_eval(c, toks, 16, logits, false) != LLORCH_OK)
+		die("eval");
+	double ms = (double)(llorch_now_ns() - t0) * 1e-6;
+	llorch_ctx_free(c);
+	llorch_model_free(m);
+	free(logits);
+	return ms;
+}
+
+static int run_model(const model_opts *o)
+{
+	double pp[MAX_RUNS], tg[MAX_RUNS], bt[MAX_RUNS], ttft[MAX_RUNS];
+	llorch_model *m;
+	llorch_ctx *ctxs[MAX_BATCH];
+	struct rusage ru;
+
+	for (int r = 0; r < o->runs; r++)
+		ttft[r] = first_token_ms(o);
+	if (llorch_model_load(o->path, &m) != LLORCH_OK)
+		die(o->path);
+	const llorch_hparams *hp = llorch_model_hparams(m);
+	int32_t V = hp->n_vocab;
+	int32_t n_ctx = o->n_prompt > o->n_gen ? o->n_prompt : o->n_gen;
+	if (n_ctx > hp->n_ctx_train)
+		n_ctx = hp->n_ctx_train;
+	int32_t n_prompt = o->n_prompt < n_ctx ? o->n_prompt : n_ctx;
+	int32_t n_gen = o->n_gen < n_ctx ? o->n_gen : n_ctx;
+	float *logits = malloc((size_t)V * (size_t)o->n_batch * sizeof *logits);
+	int32_t *toks = malloc((size_t)(n_prompt + MAX_BATCH) * sizeof *toks);
+	if (!logits || !toks) {
+		fprintf(stderr, "bench: out of memory\n");
+		return 1;
+	}
+	llorch_ctx *c = new_ctx(m, o, n_ctx);
+
+	for (int r = 0; r < o->runs; r++) {
+		for (int32_t i = 0; i < n_prompt; i++)
+			toks[i] = random_token(V);
+		if (llorch_ctx_truncate(c, 0) != LLORCH_OK)
+			die("truncate");
+		double t = seconds();
+		if (llorch_ctx_eval(c, toks, n_prompt, logits, false) != LLORCH_OK)
+			die("prompt eval");
+		pp[r] = n_prompt / (seconds() - t);
+
+		if (llorch_ctx_truncate(c, 0) != LLORCH_OK)
+			die("truncate");
+		t = seconds();
+		for (int32_t i = 0; i < n_gen; i++) {
+			int32_t tok = random_token(V);
+			if (llorch_ctx_eval(c, &tok, 1, logits, false) != LLORCH_OK)
+				die("decode eval");
+		}
+		tg[r] = n_gen / (seconds() - t);
+	}
+	llorch_ctx_free(c);
+
+	/* batched decode: n_batch streams, each its own context */
+	int nb = o->n_batch;
+	for (int i = 0; i < nb; i++)
+		ctxs[i] = new_ctx(m, o, n_ctx);
+	for (int r = 0; r < o->runs; r++) {
+		for (int i = 0; i < nb; i++)
+			if (llorch_ctx_truncate(ctxs[i], 0) != LLORCH_OK)
+				die("truncate");
+		double t = seconds();
+		for (int32_t s = 0; s < n_gen; s++) {
+			for (int i = 0; i < nb; i++)
+				toks[i] = random_token(V);
+			if (llorch_ctx_eval_batch(ctxs, toks, nb, logits) != LLORCH_OK)
+				die("batch eval");
+		}
+		bt[r] = (double)n_gen * nb / (seconds() - t);
+	}
+	for (int i = 0; i < nb; i++)
+		llorch_ctx_free(ctxs[i]);
+
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"model\":\"%s\",\"threads\":%d,\"simd\":\"%s\",\"weight_bytes\":%zu,"
+			"\"n_prompt\":%d,\"n_gen\":%d,\"pp_tok_s\":%.2f,\"tg_tok_s\":%.2f,"
+			"\"batch\":%d,\"batch_tok_s\":%.2f,\"first_token_ms\":%.1f,\"peak_rss_kb\":%ld}\n",
+			llorch_model_name(m), o->threads, llorch_simd_level(),
+			llorch_model_weight_bytes(m), n_prompt, n_gen, median(pp, o->runs),
+			median(tg, o->runs), nb, median(bt, o->runs), median(ttft, o->runs),
+			ru.ru_maxrss);
+	llorch_model_free(m);
+	free(toks);
+	free(logits);
+	return 0;
+}
+
+static int usage(void)
+{
+	fputs("usage: bench stream [-t THREADS]\n"
+	      "       bench model -m MODEL.gguf [-t THREADS] [-p N_PROMPT] [-n N_GEN]"
+	      " [-b BATCH] [-r RUNS]\n", stderr);
+	return 64;
+}
+
+int main(int argc, char **argv)
+{
+	model_opts o = {.threads = 0, .n_prompt = 512, .n_gen = 128, .n_batch = 4, .runs = 3};
+	int opt;
+
+	if (argc < 2)
+		return usage();
+	optind = 2;
+	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:")) != -1) {
+		switch (opt) {
+		case 'm': o.path = optarg; break;
+		case 't': o.threads = atoi(optarg); break;
+		case 'p': o.n_prompt = atoi(optarg); break;
+		case 'n': o.n_gen = atoi(optarg); break;
+		case 'b': o.n_batch = atoi(optarg); break;
+		case 'r': o.runs = atoi(optarg); break;
+		default: return usage();
+		}
+	}
+	if (o.threads <= 0)
+		o.threads = llorch_ncpu();
+	if (strcmp(argv[1], "stream") == 0)
+		return run_stream(o.threads);
+	if (strcmp(argv[1], "model") != 0 || !o.path || o.n_prompt < 1 || o.n_gen < 1 ||
+	    o.n_batch < 1 || o.n_batch > MAX_BATCH || o.runs < 1 || o.runs > MAX_RUNS)
+		return usage();
+	return run_model(&o);
+}
