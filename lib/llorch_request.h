@@ -23,6 +23,8 @@ typedef struct {
 	char *prompt;              /* NUL-terminated; prompt_len bytes (may hold NULs) */
 	size_t prompt_len;
 	int32_t max_tokens;        /* default LLORCH_REQ_MAX_TOKENS */
+	bool has_max_tokens;       /* false: the default (the caller may lower it
+	                            * to what the context has room for) */
 	float temperature;         /* default 1 */
 	bool has_seed;             /* false: the caller draws one */
 	uint64_t seed;

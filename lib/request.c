@@ -511,6 +511,8 @@ llorch_request_verdict llorch_request_decode(const char *body, size_t len, int32
 	check_job_id(&ck, r);
 	check_prompt(&ck, r);
 	check_int(&ck, "max_tokens", 1, LLORCH_REQ_MAX_TOKENS, &r->max_tokens);
+	r->has_max_tokens = json_object_get(root, "max_tokens") &&
+		!json_is_null(json_object_get(root, "max_tokens"));
 	check_real(&ck, "temperature", 0.0, 2.0, &r->temperature);
 	check_seed(&ck, r);
 	check_real(&ck, "top_p", 0.0, 1.0, &r->top_p);

@@ -38,6 +38,7 @@ static void test_defaults(void **state)
 	assert_string_equal(req.prompt, "Hello");
 	assert_int_equal(req.prompt_len, 5);
 	assert_int_equal(req.max_tokens, 2048);
+	assert_false(req.has_max_tokens);
 	assert_true(req.temperature == 1.0f);
 	assert_true(req.top_p == 1.0f);
 	assert_int_equal(req.top_k, 0);
@@ -54,6 +55,7 @@ static void test_all_fields(void **state)
 			"\"temperature\":0,\"seed\":42,\"top_p\":0.5,\"top_k\":512,\"min_p\":1,"
 			"\"repetition_penalty\":2,\"stop\":[\"a\",\"\\n\\n\"]}"), LLORCH_REQ_OK);
 	assert_int_equal(req.max_tokens, 7);
+	assert_true(req.has_max_tokens);
 	assert_true(req.temperature == 0.0f);
 	assert_true(req.has_seed);
 	assert_int_equal(req.seed, 42);
