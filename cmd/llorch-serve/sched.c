@@ -219,11 +219,11 @@ static void drop_unstarted(sched *s, job *j)
 
 	if (why == CANCEL_NONE && j->deadline_ns && now_ns() >= j->deadline_ns) {
 		build_error(j, "TIMEOUT", "the job's deadline passed while it waited for a slot",
-				false, -1, &ev);
+				false, 0, &ev);
 		retire(s, j, NULL, OUT_TIMEOUT, NULL, "error", &ev);
 		return;
 	}
-	build_error(j, "CANCELLED", cancel_message(why), why == CANCEL_SHUTDOWN, -1, &ev);
+	build_error(j, "CANCELLED", cancel_message(why), why == CANCEL_SHUTDOWN, 0, &ev);
 	retire(s, j, NULL, OUT_CANCELLED, NULL, "error", &ev);
 }
 
