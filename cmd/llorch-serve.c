@@ -54,8 +54,7 @@ static int serve_http(worker *w)
 {
 	const serve_opts *o = w->opts;
 	http_server *h = NULL;
-	sigset_t set;
-	int rc, sig = 0;
+	int rc, sig;
 
 	slog(LLORCH_LOG_INFO, "startup", "version", 's', LLORCH_VERSION, "pid", 'i',
 			(int64_t)getpid(), "host", 's', o->host, "port", 'i', (int64_t)o->port,
@@ -86,11 +85,8 @@ static int serve_http(worker *w)
 	slog(LLORCH_LOG_INFO, "ready", "uri", 's', http_uri(h), "port", 'i', (int64_t)http_port(h),
 			NULL);
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigwait(&set, &sig);
-	slog(LLORCH_LOG_INFO, "shutdown", "signal", 's', sig == SIGINT ? "SIGINT" : "SIGTERM",
+	sig = signals_wait();
+	slog(LLORCH_LOG_INFO, "shutdown", "signal", 's', signals_name(sig),
 			"grace_ms", 'i', (int64_t)(o->shutdown_timeout * 1000), NULL);
 	atomic_store(&w->state, WORKER_DRAINING);
 	http_quiesce(h);
@@ -108,19 +104,17 @@ int main(int argc, char **argv)
 {
 	serve_opts o;
 	worker w = {0};
-	sigset_t set;
 	int rc;
 
 	cli_init("llorch-serve");
 	serve_opts_parse(&o, argc, argv);
-	/* a client hanging up must never kill the worker */
-	signal(SIGPIPE, SIG_IGN);
-	/* SIGTERM/SIGINT are taken with sigwait, by one thread; block them in
-	 * every thread, which inherit this mask */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/* one-shot keeps the default SIGINT: Ctrl-C just stops it */
+	if (o.prompt)
+		signal(SIGPIPE, SIG_IGN);
+	else if (signals_install() != 0) {
+		fprintf(stderr, "llorch-serve: cannot install signal handlers\n");
+		return EX_OSERR;
+	}
 
 	w.opts = &o;
 	w.started_ms = now_ns() / 1000000;

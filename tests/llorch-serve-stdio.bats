@@ -85,7 +85,8 @@ print("ok")' "$output"
 	serve_wait_exit 5
 	exec 7>&-
 	[ "$SERVE_STATUS" -eq 0 ]
-	tail -1 "$BATS_TEST_TMPDIR/out" | grep -q '^{"type":"error","job_id":"long","code":"CANCELLED","message":"the worker is shutting down","retriable":true'
+	tail -n 3 "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+	tail -n 1 "$BATS_TEST_TMPDIR/out" | grep -q '^{"type":"error","job_id":"long","code":"CANCELLED","message":"the worker is shutting down","retriable":true'
 }
 
 @test "socket mode: socat serves --stdio on a Unix socket, one worker per connection" {

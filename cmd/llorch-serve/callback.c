@@ -52,7 +52,7 @@ int callback_send(worker *w, const char *uri)
 	const char *url = w->opts->callback_url;
 	int64_t budget_ms = (int64_t)(w->opts->callback_timeout * 1000);
 	int64_t t0 = now_ns() / 1000000, backoff = 100;
-	char *body = callback_body(w, uri);
+	char *body;
 	struct curl_slist *hdr = NULL;
 	char errbuf[CURL_ERROR_SIZE], last[CURL_ERROR_SIZE + 64] = "";
 	CURL *curl;
@@ -60,6 +60,7 @@ int callback_send(worker *w, const char *uri)
 
 	if (!url)
 		return 0;
+	body = callback_body(w, uri);
 	curl = curl_easy_init();
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	if (!body || !curl || !hdr) {

@@ -432,8 +432,8 @@ static enum MHD_Result do_shutdown(struct MHD_Connection *c, const req_ctx *rc)
 
 	slog(LLORCH_LOG_INFO, "shutdown", "correlation_id", 's', rc->cid, "reason", 's',
 			"POST /shutdown", NULL);
-	/* the main thread waits for SIGTERM: the same drain as a signal */
-	kill(getpid(), SIGTERM);
+	/* the main thread waits for it: the same drain as SIGTERM */
+	signals_request_shutdown();
 	return ret;
 }
 

@@ -43,7 +43,7 @@ struct sched {
 	job *q_head, *q_tail;
 	int q_len, q_max;
 	job *registry;             /* queued and running jobs */
-	int live;
+	int live;                  /* jobs whose terminal event is not out yet */
 	bool draining, quit;
 	int64_t cancel_at_ns;      /* draining: cancel what still runs after this */
 	bool thread_started;
@@ -151,7 +151,6 @@ static void registry_remove_locked(sched *s, job *j)
 	for (job **p = &s->registry; *p; p = &(*p)->reg_next)
 		if (*p == j) {
 			*p = j->reg_next;
-			s->live--;
 			break;
 		}
 }
@@ -203,6 +202,11 @@ static void retire(sched *s, job *j, slot *sl, outcome oc, const llorch_gen_resu
 	pthread_mutex_unlock(&s->mu);
 	emit(j, type, ev, true);
 	j->sink->release(j);
+	/* only now may a drain that waits for every terminal event return */
+	pthread_mutex_lock(&s->mu);
+	s->live--;
+	pthread_cond_broadcast(&s->space);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static const char *cancel_message(int why)

@@ -192,6 +192,16 @@ void format_utc(char *buf, size_t cap, bool ms);
 /* A random identifier: 32 lowercase hex digits. */
 void random_hex_id(char *buf33);
 
+/* ---- signals (signals.c) ---- */
+
+/* SIGTERM/SIGINT handlers and SIGPIPE ignored; -1 on failure. */
+int signals_install(void);
+/* Blocks until SIGTERM, SIGINT or a shutdown request; the signal number. */
+int signals_wait(void);
+/* The same as SIGTERM, from inside (POST /shutdown). */
+void signals_request_shutdown(void);
+const char *signals_name(int sig);
+
 /* ---- front ends ---- */
 
 /* HTTP (http.c): binds, serves /health while loading, then everything. */

@@ -112,15 +112,9 @@ static void reject_invalid(unsigned long long lineno, const char *line, size_t l
 static void *on_signal(void *arg)
 {
 	worker *w = arg;
-	sigset_t set;
-	int sig;
+	int sig = signals_wait();
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	if (sigwait(&set, &sig) != 0)
-		return NULL;
-	slog(LLORCH_LOG_INFO, "shutdown", "signal", 's', sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+	slog(LLORCH_LOG_INFO, "shutdown", "signal", 's', signals_name(sig), NULL);
 	atomic_store(&w->state, WORKER_DRAINING);
 	sched_drain(w->sched, (int64_t)(w->opts->shutdown_timeout * 1000));
 	/* the reader may be blocked on stdin: end the process from here */
