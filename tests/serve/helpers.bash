@@ -10,8 +10,12 @@ serve_model_fixture() {
 		return
 	fi
 	export MODEL="$BATS_FILE_TMPDIR/serve-test.gguf"
-	[ -f "$MODEL" ] || llorch-gguf random --arch llama --n-vocab 512 --n-embd 256 \
-		--n-layer 4 --n-head 8 --n-head-kv 4 --n-ff 768 --n-ctx 2048 --seed 7 -o "$MODEL" >&2
+	[ -f "$MODEL" ] || llorch-gguf random --arch llama --n-embd 384 --n-layer 6 --n-head 6 \
+		--n-head-kv 3 --n-ff 1024 --n-ctx 2048 --seed 7 --name serve-test -o "$MODEL" >&2
+	# one thread per forward pass: the suite shares a small machine, and a
+	# token takes long enough that a job is still running when a test
+	# cancels it
+	export LLORCH_THREADS=1
 }
 
 # serve_start [ARGS...]: starts llorch-serve -m $MODEL --port 0 ARGS in the
