@@ -4,6 +4,7 @@
  * seed prints the same text. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -42,6 +43,18 @@ int oneshot_run(worker *w)
 	st = llorch_ctx_new(w->model, &cp, &ctx);
 	if (st != LLORCH_OK)
 		cli_die_status(st, "context");
+	if (!o->has_max_tokens) {
+		/* like a request without max_tokens: as far as the context goes */
+		int32_t *ids = NULL;
+		size_t n = 0;
+		int32_t n_ctx = llorch_ctx_n_ctx(ctx);
+
+		if (llorch_tokenize(w->tok, o->prompt, strlen(o->prompt),
+				llorch_tokenizer_adds_bos(w->tok), false, &ids, &n) == LLORCH_OK &&
+				n < (size_t)n_ctx && (size_t)req.max_tokens > n_ctx - n)
+			req.max_tokens = (int32_t)(n_ctx - n);
+		free(ids);
+	}
 	p = request_gen_params(&req, seed, o->stop);
 	if (o->job_timeout > 0)
 		p.deadline_ns = now_ns() + (int64_t)(o->job_timeout * 1e9);

@@ -197,7 +197,10 @@ static void set_option(serve_opts *o, int id, const char *v, const char *src)
 		break;
 	case OPT_STDIO: o->stdio = v ? need_bool(v, src) : true; break;
 	case 'p': o->prompt = v; break;
-	case 'n': o->max_tokens = need_long(v, 1, LLORCH_MAX_CTX, src); break;
+	case 'n':
+		o->max_tokens = need_long(v, 1, LLORCH_MAX_CTX, src);
+		o->has_max_tokens = true;
+		break;
 	case OPT_TEMPERATURE: o->temperature = need_double(v, 0, 2, src); break;
 	case 's':
 		if (!cli_parse_u64(v, &o->seed))

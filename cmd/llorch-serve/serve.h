@@ -51,6 +51,7 @@ typedef struct {
 	/* one-shot mode: -p and the sampling flags */
 	const char *prompt;
 	long max_tokens;
+	bool has_max_tokens;       /* -n given: else as far as the context goes */
 	double temperature, top_p, min_p, repetition_penalty;
 	long top_k;
 	bool has_seed;
