@@ -79,7 +79,7 @@ print("ok")' "$output"
 		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
 	SERVE_PID=$!
 	exec 7>"$BATS_TEST_TMPDIR/in"
-	echo '{"job_id":"long","prompt":"Once","seed":3}' >&7
+	echo '{"job_id":"long","prompt":"Once","temperature":0}' >&7
 	wait_for 'grep -q "\"type\":\"token\"" "$BATS_TEST_TMPDIR/out"'
 	kill -TERM "$SERVE_PID"
 	serve_wait_exit 5

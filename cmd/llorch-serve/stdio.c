@@ -114,6 +114,9 @@ static void *on_signal(void *arg)
 	worker *w = arg;
 	int sig = signals_wait();
 
+	/* from here on this thread ends the process; stdio_run must not cancel
+	 * it in the middle of the drain */
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	slog(LLORCH_LOG_INFO, "shutdown", "signal", 's', signals_name(sig), NULL);
 	atomic_store(&w->state, WORKER_DRAINING);
 	sched_drain(w->sched, (int64_t)(w->opts->shutdown_timeout * 1000));
@@ -136,7 +139,6 @@ int stdio_run(worker *w)
 		fprintf(stderr, "llorch-serve: cannot start\n");
 		return EX_OSERR;
 	}
-	pthread_detach(sig_thread);
 	ndjson_reader_init(&r, stdin, (size_t)w->opts->max_body);
 	while ((res = ndjson_read(&r, &line, &len)) != NDJSON_EOF && !atomic_load(&out_failed)) {
 		llorch_request req;
@@ -186,6 +188,9 @@ int stdio_run(worker *w)
 	ndjson_reader_free(&r);
 	free(err);
 	sched_wait_idle(w->sched);
+	/* stops the signal thread while it waits (a read(), a cancellation point) */
+	pthread_cancel(sig_thread);
+	pthread_join(sig_thread, NULL);
 	if (atomic_load(&out_failed) && !rc) {
 		fprintf(stderr, "llorch-serve: write error on standard output\n");
 		rc = EX_IOERR;
