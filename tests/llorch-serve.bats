@@ -76,6 +76,27 @@ print(" ".join(events))' "$BATS_TEST_TMPDIR/serve.err"
 	assert_output --partial "in use"
 }
 
+@test "--listen-fd: serves on a socket the parent bound" {
+	/usr/bin/python3 -c '
+import os, socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+os.dup2(s.fileno(), 5)
+os.set_inheritable(5, True)  # dup2 onto itself keeps CLOEXEC
+os.execvp("llorch-serve", ["llorch-serve", "-m", sys.argv[2], "--listen-fd", "5"])
+' "$BATS_TEST_TMPDIR/bound" "$MODEL" >"$BATS_TEST_TMPDIR/serve.out" 2>"$BATS_TEST_TMPDIR/serve.err" &
+	SERVE_PID=$!
+	wait_for 'grep -q ready "$BATS_TEST_TMPDIR/serve.out"'
+	run -0 cat "$BATS_TEST_TMPDIR/serve.out"
+	assert_output --partial "\"port\":$(cat "$BATS_TEST_TMPDIR/bound")}"
+	URL="http://127.0.0.1:$(cat "$BATS_TEST_TMPDIR/bound")"
+	curl -sS --max-time 5 "$URL/health" | grep -q healthy
+	run -64 llorch-serve -m "$MODEL" --listen-fd 0 </dev/null
+	assert_output --partial "not a listening TCP socket"
+}
+
 @test "the environment sets flags (LLORCH_*, PORT, MODEL_PATH, WORKER_ID); a flag wins" {
 	MODEL_PATH="$MODEL" WORKER_ID=env-w PORT=1 LLORCH_PORT=0 serve_start_env
 	grep -q '"worker_id":"env-w"' "$BATS_TEST_TMPDIR/serve.out"
