@@ -119,8 +119,8 @@ int main(int argc, char **argv)
 	w.opts = &o;
 	w.started_ms = now_ns() / 1000000;
 	atomic_init(&w.state, WORKER_LOADING);
-	/* one-shot users read text; JSON logs only when they ask (-v) */
-	slog_init(o.worker_id, o.prompt && !o.verbose ? LLORCH_LOG_WARN : o.log_level);
+	/* one-shot users read text: only warnings and errors as JSON logs */
+	slog_init(o.worker_id, o.prompt && o.log_level < LLORCH_LOG_WARN ? LLORCH_LOG_WARN : o.log_level);
 	llorch_set_log(slog_library, NULL);
 
 	if (o.prompt) {
