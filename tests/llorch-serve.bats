@@ -247,12 +247,12 @@ data: \{"type":"end","tokens_out":[0-9]+,"decode_time_ms":[0-9]+,"stop_reason":"
 @test "415 wrong content type, 413 oversized body, 404, 405" {
 	serve_start --max-body 4096
 	run -0 curl -sS --max-time 5 -w ' %{http_code}' -H 'Content-Type: text/plain' -d '{}' "$URL/execute"
-	assert_output --regexp '"code":"UNSUPPORTED_MEDIA_TYPE".* 415$'
+	assert_output --regexp '"code":"INVALID_REQUEST","message":"the body must be Content-Type: application/json".* 415$'
 	run -0 curl -sS --max-time 5 -w ' %{http_code}' -d '{}' "$URL/execute"
 	assert_output --regexp ' 415$'
 	head -c 5000 /dev/zero | tr '\0' x >"$BATS_TEST_TMPDIR/big"
 	run -0 json -w ' %{http_code}' --data-binary @"$BATS_TEST_TMPDIR/big" "$URL/execute"
-	assert_output '{"error":{"code":"PAYLOAD_TOO_LARGE","message":"the body must be at most 4096 bytes"}} 413'
+	assert_output '{"error":{"code":"INVALID_REQUEST","message":"the body must be at most 4096 bytes"}} 413'
 	run -0 json -w ' %{http_code}' -H 'Transfer-Encoding: chunked' --data-binary @"$BATS_TEST_TMPDIR/big" "$URL/execute"
 	assert_output --regexp ' 413$'
 	run -0 curl -sS --max-time 5 -w ' %{http_code}' "$URL/nope"

@@ -542,7 +542,7 @@ static enum MHD_Result on_headers(http_server *h, struct MHD_Connection *c, req_
 	if (!json_content_type(c)) {
 		if (rc->route == R_EXECUTE)
 			count_rejected(h);
-		return answer_error(c, rc, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE",
+		return answer_error(c, rc, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "INVALID_REQUEST",
 				"the body must be Content-Type: application/json", -1);
 	}
 	len = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -553,7 +553,7 @@ static enum MHD_Result on_headers(http_server *h, struct MHD_Connection *c, req_
 		if (rc->route == R_EXECUTE)
 			count_rejected(h);
 		snprintf(msg, sizeof msg, "the body must be at most %ld bytes", h->w->opts->max_body);
-		return answer_error(c, rc, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, -1);
+		return answer_error(c, rc, MHD_HTTP_CONTENT_TOO_LARGE, "INVALID_REQUEST", msg, -1);
 	}
 	*answered = false;
 	return MHD_YES;
@@ -604,7 +604,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (rc->route == R_EXECUTE)
 			count_rejected(h);
 		snprintf(msg, sizeof msg, "the body must be at most %zu bytes", limit);
-		return answer_error(c, rc, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg, -1);
+		return answer_error(c, rc, MHD_HTTP_CONTENT_TOO_LARGE, "INVALID_REQUEST", msg, -1);
 	}
 	switch (rc->route) {
 	case R_HEALTH: return do_health(h, c, rc);

@@ -154,7 +154,7 @@ int stdio_run(worker *w)
 		}
 		if (res == NDJSON_TOO_LONG) {
 			snprintf(msg, sizeof msg, "the line is longer than %ld bytes", w->opts->max_body);
-			reject(r.lineno, NULL, "PAYLOAD_TOO_LARGE", msg, 413, NULL);
+			reject(r.lineno, NULL, "INVALID_REQUEST", msg, 413, NULL);
 			continue;
 		}
 		if (llorch_request_decode(line, len, w->n_vocab, &req, err) != LLORCH_REQ_OK) {
