@@ -138,3 +138,19 @@ print("ok")' "$output"
 		[ "$(text_of b$i <"$BATS_TEST_TMPDIR/one")" = "$(text_of b$i <"$BATS_TEST_TMPDIR/three")" ]
 	done
 }
+
+@test "--prompt-cache: a slot reuses the prompt prefix already in its KV cache" {
+	local job='{"job_id":"JOB","prompt":"Once upon a time there was","max_tokens":8,"seed":5}'
+	# the second line is sent once the first has ended, so that it finds the cache warm
+	{
+		echo "${job/JOB/c1}"
+		for i in $(seq 100); do grep -q '"type":"end"' "$BATS_TEST_TMPDIR/out" 2>/dev/null && break; sleep 0.05; done
+		echo "${job/JOB/c2}"
+	} | llorch-serve --stdio --prompt-cache -m "$MODEL" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err"
+	[ "$(grep -c '"type":"end"' "$BATS_TEST_TMPDIR/out")" -eq 2 ]
+	grep '"event":"execute_end"' "$BATS_TEST_TMPDIR/err" | grep '"job_id":"c1"' | grep -q '"cached_tokens":0,'
+	grep '"event":"execute_end"' "$BATS_TEST_TMPDIR/err" | grep '"job_id":"c2"' | grep -q '"cached_tokens":[1-9]'
+	# without it, nothing is reused
+	printf '%s\n%s\n' "${job/JOB/d1}" "${job/JOB/d2}" | llorch-serve --stdio -m "$MODEL" 2>"$BATS_TEST_TMPDIR/err2" >/dev/null
+	! grep -q '"cached_tokens":[1-9]' "$BATS_TEST_TMPDIR/err2"
+}
