@@ -7,9 +7,10 @@
  * Front ends talk to it only through sched_submit / sched_cancel and the
  * job's sink; the lock guards the queue, the registry of live jobs and the
  * slot bookkeeping, never a forward pass. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,6 +510,11 @@ static void *run(void *arg)
 {
 	sched *s = arg;
 	int64_t swept = 0;
+	struct sched_param sp = {.sched_priority = 0};
+
+	/* a long computation: let the HTTP thread (and /health) preempt it
+	 * when both want the CPU; its share of the CPU stays the same */
+	pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 
 	for (;;) {
 		job *dead = NULL;
