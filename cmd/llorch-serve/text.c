@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "serve.h"
+#include "utf8.h"
 
 static bool sb_reserve(sbuf *b, size_t extra)
 {
@@ -73,37 +74,6 @@ void sb_free(sbuf *b)
 	memset(b, 0, sizeof *b);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid
- * (overlong forms, surrogates and code points above U+10FFFF included). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		len = 2, cp = c & 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		len = 3, cp = c & 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-			(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-		return 0;
-	return len;
-}
-
 void sb_json_str(sbuf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
@@ -112,7 +82,7 @@ void sb_json_str(sbuf *b, const char *str, size_t n)
 	sb_put(b, "\"", 1);
 	while (i < n) {
 		unsigned char c = s[i];
-		size_t len = utf8_seq(s + i, n - i);
+		size_t len = utf8_char_len(s + i, n - i);
 		char esc[8];
 
 		if (len > 1 || (len == 1 && c >= 0x20 && c != '"' && c != '\\')) {
@@ -122,9 +92,12 @@ void sb_json_str(sbuf *b, const char *str, size_t n)
 		}
 		sb_put(b, s + i - run, run);
 		run = 0;
-		if (len == 0)
-			sb_put(b, "\xEF\xBF\xBD", 3); /* U+FFFD */
-		else if (c == '"')
+		if (len == 0) {
+			sb_put(b, UTF8_REPLACEMENT, 3);
+			i += utf8_bad_len(s + i, n - i);
+			continue;
+		}
+		if (c == '"')
 			sb_put(b, "\\\"", 2);
 		else if (c == '\\')
 			sb_put(b, "\\\\", 2);
