@@ -197,8 +197,10 @@ void random_hex_id(char *buf33);
 
 /* SIGTERM/SIGINT handlers and SIGPIPE ignored; -1 on failure. */
 int signals_install(void);
-/* Blocks until SIGTERM, SIGINT or a shutdown request; the signal number. */
+/* Blocks until SIGTERM, SIGINT or a shutdown request (the signal number),
+ * or signals_wake() (0). */
 int signals_wait(void);
+void signals_wake(void);
 /* The same as SIGTERM, from inside (POST /shutdown). */
 void signals_request_shutdown(void);
 const char *signals_name(int sig);

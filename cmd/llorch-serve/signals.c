@@ -63,6 +63,11 @@ void signals_request_shutdown(void)
 	on_signal(SIGTERM);
 }
 
+void signals_wake(void)
+{
+	on_signal(0);
+}
+
 const char *signals_name(int sig)
 {
 	return sig == SIGINT ? "SIGINT" : "SIGTERM";

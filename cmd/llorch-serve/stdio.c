@@ -114,9 +114,8 @@ static void *on_signal(void *arg)
 	worker *w = arg;
 	int sig = signals_wait();
 
-	/* from here on this thread ends the process; stdio_run must not cancel
-	 * it in the middle of the drain */
-	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	if (sig == 0)
+		return NULL; /* the input ended first */
 	slog(LLORCH_LOG_INFO, "shutdown", "signal", 's', signals_name(sig), NULL);
 	atomic_store(&w->state, WORKER_DRAINING);
 	sched_drain(w->sched, (int64_t)(w->opts->shutdown_timeout * 1000));
@@ -188,8 +187,9 @@ int stdio_run(worker *w)
 	ndjson_reader_free(&r);
 	free(err);
 	sched_wait_idle(w->sched);
-	/* stops the signal thread while it waits (a read(), a cancellation point) */
-	pthread_cancel(sig_thread);
+	/* the signal thread ends the process itself when a signal came first;
+	 * else this wakes it to return */
+	signals_wake();
 	pthread_join(sig_thread, NULL);
 	if (atomic_load(&out_failed) && !rc) {
 		fprintf(stderr, "llorch-serve: write error on standard output\n");
