@@ -527,7 +527,8 @@ static llorch_status build_strings(llorch_tokenizer *t, const tok_spec *s)
 
 		if (!s->tokens[i] && len)
 			return llorch_error(LLORCH_E_INVALID, "token %zu has no string", i);
-		if (len > UINT32_MAX / 4 || !llorch_add_size(text_size, len + 1, &text_size))
+		/* below 2^30 bytes: the special-token sort keys rely on it */
+		if (len >= (1u << 30) || !llorch_add_size(text_size, len + 1, &text_size))
 			return llorch_error(LLORCH_E_FORMAT, "token %zu is too long", i);
 		/* decoding never grows a token by more than a constant: GPT-2
 		 * shrinks, '▁' -> ' ' shrinks, UNK becomes 5 bytes */
