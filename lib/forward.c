@@ -124,12 +124,7 @@ static void attn_worker(void *arg, int ith, int nth)
 		const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0) + off;
 		const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0) + off;
 
-		for (int32_t j = 0; j <= pos; j++)
-			scores[j] = llorch_dot(q, kc + (int64_t)j * KV, hd) * scale;
-		llorch_softmax(scores, pos + 1);
-		memset(out, 0, (size_t)hd * sizeof *out);
-		for (int32_t j = 0; j <= pos; j++)
-			llorch_axpy(out, scores[j], vc + (int64_t)j * KV, hd);
+		llorch_attn_row(q, kc, vc, KV, hd, pos + 1, scale, scores, out);
 	}
 }
 

@@ -36,9 +36,5 @@ void llorch_rope(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
  * fault hook to prove that the tests notice. */
 void llorch_rope_neox(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
 		int32_t pos, float freq_base);
-/* Dot product of n floats. */
-float llorch_dot(const float *a, const float *b, int64_t n);
-/* y (n) += a * x (n) */
-void llorch_axpy(float *y, float a, const float *x, int64_t n);
 
 #endif
