@@ -29,7 +29,7 @@ static const char usage_text[] =
 	"  -k, --top-k K            keep the K most likely tokens (default 0: off)\n"
 	"  -p, --top-p P            keep the smallest set with mass >= P (default 1: off)\n"
 	"      --min-p M            keep tokens with p >= M * p_max (default 0: off)\n"
-	"  -r, --repeat-penalty R   penalise tokens of the recent history (default 1: off)\n"
+	"  -r, --repeat-penalty R   penalise tokens of the recent history (1 or 0: off)\n"
 	"      --repeat-last-n N    history length penalised, -1 all (default 64)\n"
 	"  -s, --seed S             seed of the draws (default: random, then reported)\n"
 	"  -n, --max-tokens N       done after N sampled tokens (default 0: no limit)\n"
@@ -115,8 +115,8 @@ static void parse_options(int argc, char **argv, options *o)
 			o->sp.min_p = (float)d;
 			break;
 		case 'r':
-			if (!cli_parse_double(optarg, 1e-6, 1e6, &d))
-				cli_usage("--repeat-penalty: expected a number > 0, got '%s'", optarg);
+			if (!cli_parse_double(optarg, 0.0, 1e6, &d))
+				cli_usage("--repeat-penalty: expected a number >= 0, got '%s'", optarg);
 			o->sp.repetition_penalty = (float)d;
 			break;
 		case OPT_LAST_N:

@@ -10,7 +10,7 @@ typedef struct {
 	int32_t top_k;            /* 0: off */
 	float top_p;              /* 1: off */
 	float min_p;              /* 0: off */
-	float repetition_penalty; /* 1: off; > 0 */
+	float repetition_penalty; /* 1 or 0: off (the worker contract allows 0..2) */
 	int32_t repeat_last_n;    /* tokens of history penalised; -1: all; default 64 */
 	uint64_t seed;
 } llorch_sampler_params;
@@ -20,7 +20,7 @@ typedef struct {
  * for a fresh one). */
 llorch_sampler_params llorch_sampler_default_params(void);
 /* INVALID, naming the field, unless temperature >= 0, top_k >= 0, top_p and
- * min_p in [0, 1], repetition_penalty > 0 (all finite), repeat_last_n >= -1. */
+ * min_p in [0, 1], repetition_penalty >= 0 (all finite), repeat_last_n >= -1. */
 llorch_status llorch_sampler_params_check(const llorch_sampler_params *p);
 
 /* Counter-based uniform draw in [0, 1): depends only on (seed, step), so a
@@ -37,7 +37,8 @@ typedef struct {
 
 /* NaN logits count as -inf in every step. The p field is scratch. */
 
-/* logit > 0 ? logit / penalty : logit * penalty, once per distinct id in history. */
+/* logit > 0 ? logit / penalty : logit * penalty, once per distinct id in
+ * history. A penalty of 1 or 0 (or not finite) changes nothing. */
 void llorch_sample_repetition_penalty(llorch_candidate *c, size_t n,
 		const int32_t *history, size_t n_history, float penalty);
 void llorch_sample_temperature(llorch_candidate *c, size_t n, float temperature);

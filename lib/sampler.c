@@ -330,8 +330,10 @@ llorch_status llorch_sampler_params_check(const llorch_sampler_params *p)
 		return llorch_error(LLORCH_E_INVALID, "top_p must be in [0, 1] (got %g)", (double)p->top_p);
 	if (!(p->min_p >= 0.0f && p->min_p <= 1.0f))
 		return llorch_error(LLORCH_E_INVALID, "min_p must be in [0, 1] (got %g)", (double)p->min_p);
-	if (!(p->repetition_penalty > 0.0f) || !isfinite(p->repetition_penalty))
-		return llorch_error(LLORCH_E_INVALID, "repetition_penalty must be a finite number > 0 (got %g)",
+	/* 0 is accepted as "off", like top_k and min_p: the worker contract's
+	 * range is 0..2, and a division by 0 means nothing useful. */
+	if (!(p->repetition_penalty >= 0.0f) || !isfinite(p->repetition_penalty))
+		return llorch_error(LLORCH_E_INVALID, "repetition_penalty must be a finite number >= 0 (got %g)",
 				(double)p->repetition_penalty);
 	if (p->repeat_last_n < -1)
 		return llorch_error(LLORCH_E_INVALID, "repeat_last_n must be >= -1 (got %d)",

@@ -179,7 +179,7 @@ static void test_bad_params(void **state)
 	bad[0].temperature = -1.0f;
 	bad[1].top_p = 1.5f;
 	bad[2].min_p = NAN;
-	bad[3].repetition_penalty = 0.0f;
+	bad[3].repetition_penalty = -0.5f;
 	bad[4].top_k = -2;
 	bad[5].repeat_last_n = -5;
 	for (int i = 0; i < 6; i++) {
@@ -330,6 +330,8 @@ static void test_repetition_penalty(void **state)
 	assert_int_equal(llorch_sampler_sample(s, &sp, l, h, 3, 0, NULL, 0, NULL, NULL), 4);
 	sp.repeat_last_n = -1;
 	assert_int_equal(llorch_sampler_sample(s, &sp, l, h, 3, 0, NULL, 0, NULL, NULL), 0);
+	sp.repetition_penalty = 0.0f; /* off, as the worker contract's range allows */
+	assert_int_equal(llorch_sampler_sample(s, &sp, l, h, 3, 0, NULL, 0, NULL, NULL), 4);
 	llorch_sampler_free(s);
 }
 
