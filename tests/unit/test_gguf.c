@@ -313,15 +313,50 @@ static void test_load_file(void **state)
 	gb_free(&b);
 }
 
+/* Metadata checks for the real files, one line each. */
+static void want_string(const llorch_gguf *g, const char *key, const char *want)
+{
+	const char *s;
+	size_t len;
+
+	assert_status(llorch_gguf_get_string(g, key, &s, &len), LLORCH_OK);
+	assert_string_equal(s, want);
+	assert_int_equal(len, strlen(want));
+}
+
+static void want_int(const llorch_gguf *g, const char *key, int64_t want)
+{
+	int64_t v;
+
+	assert_status(llorch_gguf_get_int(g, key, &v), LLORCH_OK);
+	assert_int_equal(v, want);
+}
+
+static void want_element(const llorch_gguf *g, const char *key, uint64_t i, const char *want)
+{
+	const char *s;
+	size_t len;
+
+	assert_status(llorch_gguf_get_array_string(g, key, i, &s, &len), LLORCH_OK);
+	assert_string_equal(s, want);
+}
+
+static void want_array(const llorch_gguf *g, const char *key, llorch_gguf_vtype elem,
+		uint64_t want_n, const void **data)
+{
+	uint64_t n;
+
+	assert_status(llorch_gguf_get_array(g, key, elem, data, &n), LLORCH_OK);
+	assert_int_equal(n, want_n);
+}
+
 static void test_gpt2_vocab(void **state)
 {
 	char *path = gb_shared_path("llama.cpp-vocab/ggml-vocab-gpt-2.gguf");
 	llorch_gguf *g = NULL;
-	const char *s;
-	size_t len;
 	uint64_t n;
 	const void *data;
-	int64_t iv;
+	double eps;
 
 	(void)state;
 	if (!path) {
@@ -334,33 +369,20 @@ static void test_gpt2_vocab(void **state)
 	fprintf(stderr, "# loaded %s in %.2f ms\n", path, (double)(t1 - t0) / 1e6);
 	assert_int_equal(llorch_gguf_version(g), 3);
 	assert_int_equal(llorch_gguf_n_tensors(g), 0);
-	assert_status(llorch_gguf_get_string(g, "tokenizer.ggml.model", &s, &len), LLORCH_OK);
-	assert_string_equal(s, "gpt2");
-	assert_status(llorch_gguf_get_string(g, "tokenizer.ggml.pre", &s, &len), LLORCH_OK);
-	assert_string_equal(s, "gpt-2");
-	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.tokens", LLORCH_GGUF_STRING, &data, &n), LLORCH_OK);
-	assert_int_equal(n, 50257);
-	assert_status(llorch_gguf_get_array_string(g, "tokenizer.ggml.tokens", 50256, &s, &len), LLORCH_OK);
-	assert_string_equal(s, "<|endoftext|>");
-	assert_status(llorch_gguf_get_array_string(g, "tokenizer.ggml.tokens", 0, &s, &len), LLORCH_OK);
-	assert_string_equal(s, "!");
-	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.merges", LLORCH_GGUF_STRING, &data, &n), LLORCH_OK);
-	assert_int_equal(n, 50000);
-	assert_status(llorch_gguf_get_array_string(g, "tokenizer.ggml.merges", 0, &s, &len), LLORCH_OK);
-	assert_string_equal(s, "\xc4\xa0 t"); /* "Ġ t", the first line of vocab.bpe */
+	want_string(g, "tokenizer.ggml.model", "gpt2");
+	want_string(g, "tokenizer.ggml.pre", "gpt-2");
+	want_array(g, "tokenizer.ggml.tokens", LLORCH_GGUF_STRING, 50257, &data);
+	want_element(g, "tokenizer.ggml.tokens", 50256, "<|endoftext|>");
+	want_element(g, "tokenizer.ggml.tokens", 0, "!");
+	want_array(g, "tokenizer.ggml.merges", LLORCH_GGUF_STRING, 50000, &data);
+	want_element(g, "tokenizer.ggml.merges", 0, "\xc4\xa0 t"); /* "Ġ t", the first line of vocab.bpe */
 	assert_status(llorch_gguf_kv_array_info(g, llorch_gguf_find_key(g, "tokenizer.ggml.token_type"), NULL, &n), LLORCH_OK);
 	assert_int_equal(n, 50257);
-	assert_status(llorch_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &iv), LLORCH_OK);
-	assert_int_equal(iv, 50256);
-	assert_status(llorch_gguf_get_int(g, "tokenizer.ggml.eos_token_id", &iv), LLORCH_OK);
-	assert_int_equal(iv, 50256);
-	assert_status(llorch_gguf_get_string(g, "general.architecture", &s, &len), LLORCH_OK);
-	assert_string_equal(s, "gpt2");
-	assert_status(llorch_gguf_get_string(g, "general.name", &s, &len), LLORCH_OK);
-	assert_string_equal(s, "gpt-2");
-	assert_status(llorch_gguf_get_int(g, "gpt2.context_length", &iv), LLORCH_OK);
-	assert_int_equal(iv, 1024);
-	double eps;
+	want_int(g, "tokenizer.ggml.bos_token_id", 50256);
+	want_int(g, "tokenizer.ggml.eos_token_id", 50256);
+	want_string(g, "general.architecture", "gpt2");
+	want_string(g, "general.name", "gpt-2");
+	want_int(g, "gpt2.context_length", 1024);
 	assert_status(llorch_gguf_get_float(g, "gpt2.attention.layer_norm_epsilon", &eps), LLORCH_OK);
 	assert_true(eps == (double)1e-5f);
 	llorch_gguf_free(g);
@@ -371,11 +393,7 @@ static void test_llama_vocab(void **state)
 {
 	char *path = gb_shared_path("llama.cpp-vocab/ggml-vocab-llama-spm.gguf");
 	llorch_gguf *g = NULL;
-	const char *s;
-	size_t len;
-	uint64_t n;
 	const void *data;
-	int64_t iv;
 	bool bv;
 
 	(void)state;
@@ -384,38 +402,25 @@ static void test_llama_vocab(void **state)
 		return;
 	}
 	assert_status(llorch_gguf_load(path, &g), LLORCH_OK);
-	assert_status(llorch_gguf_get_string(g, "tokenizer.ggml.model", &s, &len), LLORCH_OK);
-	assert_string_equal(s, "llama");
-	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.tokens", LLORCH_GGUF_STRING, &data, &n), LLORCH_OK);
-	assert_int_equal(n, 32000);
-	assert_status(llorch_gguf_get_array_string(g, "tokenizer.ggml.tokens", 1, &s, &len), LLORCH_OK);
-	assert_string_equal(s, "<s>");
-	assert_status(llorch_gguf_get_array_string(g, "tokenizer.ggml.tokens", 13, &s, &len), LLORCH_OK);
-	assert_string_equal(s, "<0x0A>");
-	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32, &data, &n), LLORCH_OK);
-	assert_int_equal(n, 32000);
-	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.token_type", LLORCH_GGUF_INT32, &data, &n), LLORCH_OK);
-	assert_int_equal(n, 32000);
+	want_string(g, "tokenizer.ggml.model", "llama");
+	want_array(g, "tokenizer.ggml.tokens", LLORCH_GGUF_STRING, 32000, &data);
+	want_element(g, "tokenizer.ggml.tokens", 1, "<s>");
+	want_element(g, "tokenizer.ggml.tokens", 13, "<0x0A>");
+	want_array(g, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32, 32000, &data);
+	assert_true(((const float *)data)[0] == 0.0f);
+	assert_true(((const float *)data)[31999] < 0.0f);
+	want_array(g, "tokenizer.ggml.token_type", LLORCH_GGUF_INT32, 32000, &data);
 	assert_int_equal(((const int32_t *)data)[0], 2); /* <unk>: UNKNOWN */
 	assert_int_equal(((const int32_t *)data)[1], 3); /* <s>: CONTROL */
-	assert_status(llorch_gguf_get_int(g, "tokenizer.ggml.bos_token_id", &iv), LLORCH_OK);
-	assert_int_equal(iv, 1);
-	assert_status(llorch_gguf_get_int(g, "tokenizer.ggml.eos_token_id", &iv), LLORCH_OK);
-	assert_int_equal(iv, 2);
-	assert_status(llorch_gguf_get_int(g, "tokenizer.ggml.unknown_token_id", &iv), LLORCH_OK);
-	assert_int_equal(iv, 0);
+	want_int(g, "tokenizer.ggml.bos_token_id", 1);
+	want_int(g, "tokenizer.ggml.eos_token_id", 2);
+	want_int(g, "tokenizer.ggml.unknown_token_id", 0);
 	assert_status(llorch_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &bv), LLORCH_OK);
 	assert_true(bv);
 	assert_status(llorch_gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &bv), LLORCH_OK);
 	assert_false(bv);
-	assert_status(llorch_gguf_get_string(g, "general.name", &s, &len), LLORCH_OK);
-	assert_string_equal(s, "llama-spm");
-	assert_status(llorch_gguf_get_int(g, "llama.vocab_size", &iv), LLORCH_OK);
-	assert_int_equal(iv, 32000);
-	const float *scores;
-	assert_status(llorch_gguf_get_array(g, "tokenizer.ggml.scores", LLORCH_GGUF_FLOAT32, &data, &n), LLORCH_OK);
-	scores = data;
-	assert_true(scores[0] == 0.0f);
+	want_string(g, "general.name", "llama-spm");
+	want_int(g, "llama.vocab_size", 32000);
 	llorch_gguf_free(g);
 	free(path);
 }

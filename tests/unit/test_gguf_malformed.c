@@ -317,21 +317,21 @@ static void test_huge_counts_and_lengths(void **state)
 	char name[80];
 
 	(void)state;
+	/* Every u64 count or length, and what the message must name. */
+	static const struct { size_t at; const char *name, *msg; } fields[] = {
+		{ AT(n_kv), "n-kv", "metadata entries" },
+		{ AT(n_tensors), "n-tensors", "tensor infos" },
+		{ AT(key_len[0]), "key-len", "metadata entry 0" },
+		{ AT(tokens_count), "tokens-count", "tokenizer.ggml.tokens" },
+		{ AT(tokens_str0_len), "token-len", "tokenizer.ggml.tokens" },
+		{ AT(scores_count), "scores-count", "tokenizer.ggml.scores" },
+		{ AT(name_len[1]), "tensor-name-len", "tensor info 1" },
+	};
 	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
-		snprintf(name, sizeof name, "n-kv-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(n_kv), 8, huge[i], name, LLORCH_E_FORMAT, "metadata entries");
-		snprintf(name, sizeof name, "n-tensors-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(n_tensors), 8, huge[i], name, LLORCH_E_FORMAT, "tensor infos");
-		snprintf(name, sizeof name, "key-len-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(key_len[0]), 8, huge[i], name, LLORCH_E_FORMAT, "metadata entry 0");
-		snprintf(name, sizeof name, "tokens-count-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(tokens_count), 8, huge[i], name, LLORCH_E_FORMAT, "tokenizer.ggml.tokens");
-		snprintf(name, sizeof name, "token-len-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(tokens_str0_len), 8, huge[i], name, LLORCH_E_FORMAT, "tokenizer.ggml.tokens");
-		snprintf(name, sizeof name, "scores-count-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(scores_count), 8, huge[i], name, LLORCH_E_FORMAT, "tokenizer.ggml.scores");
-		snprintf(name, sizeof name, "tensor-name-len-%llu", (unsigned long long)huge[i]);
-		expect_patch(AT(name_len[1]), 8, huge[i], name, LLORCH_E_FORMAT, "tensor info 1");
+		for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+			snprintf(name, sizeof name, "%s-%llu", fields[f].name, (unsigned long long)huge[i]);
+			expect_patch(fields[f].at, 8, huge[i], name, LLORCH_E_FORMAT, fields[f].msg);
+		}
 	}
 	/* Counts a little larger than what is there: the parse runs off the
 	 * metadata into the next field or the end, and still fails cleanly. */
