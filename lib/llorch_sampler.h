@@ -45,7 +45,8 @@ void llorch_sample_temperature(llorch_candidate *c, size_t n, float temperature)
 /* These sort c by logit (descending, ties by id) and return the kept count.
  * Off (k <= 0 or k >= n; p >= 1; min_p <= 0), they leave c as it is and
  * return n. top-k selects in O(n) and sorts only the k kept; top-p sorts only
- * tokens that can be in the nucleus. At least one candidate is always kept. */
+ * tokens that can be in the nucleus. At least one candidate is always kept;
+ * c beyond the kept count is scratch afterwards. */
 size_t llorch_sample_top_k(llorch_candidate *c, size_t n, int32_t k);
 size_t llorch_sample_top_p(llorch_candidate *c, size_t n, float p);
 size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p);

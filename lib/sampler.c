@@ -244,7 +244,9 @@ size_t llorch_sample_top_p(llorch_candidate *c, size_t n, float p)
 	return m;
 }
 
-size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p)
+/* Keeps tokens with p_i >= p * p_max, in their order (a stable compaction,
+ * so a list in id order stays in id order). */
+static size_t min_p_filter(llorch_candidate *c, size_t n, float p)
 {
 	if (n == 0 || !(p > 0.0f))
 		return n;
@@ -255,7 +257,15 @@ size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p)
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)
 		if (weight_of(c[i].logit, mx) >= p)
-			swap_cand(&c[i], &c[m++]);
+			c[m++] = c[i];
+	return m;
+}
+
+size_t llorch_sample_min_p(llorch_candidate *c, size_t n, float p)
+{
+	if (n == 0 || !(p > 0.0f))
+		return n;
+	size_t m = min_p_filter(c, n, p);
 	sort_rank(c, m);
 	return m;
 }
@@ -356,7 +366,8 @@ int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_
 		llorch_sample_temperature(c, n, p->temperature);
 		size_t kept = llorch_sample_top_k(c, n, p->top_k);
 		kept = llorch_sample_top_p(c, kept, p->top_p);
-		kept = llorch_sample_min_p(c, kept, p->min_p);
+		/* min-p last and unsorted: the draw orders by id anyway */
+		kept = min_p_filter(c, kept, p->min_p);
 		order_by_id(c, kept);
 		id = llorch_sample_draw(c, kept, llorch_rng_uniform(p->seed, step));
 	}
