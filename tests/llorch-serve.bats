@@ -451,6 +451,27 @@ sys.exit(0 if p50 < 0.010 else 1)' "$BATS_TEST_TMPDIR/times"
 	curl -sS --max-time 2 -o /dev/null "$URL/health"
 }
 
+@test "--max-connections: a connection past the limit is closed at once" {
+	serve_start --max-connections 2 --idle-timeout 5
+	run -0 /usr/bin/python3 -c '
+import socket, sys, urllib.request
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+for s in held:
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+try:
+    urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=3).read()
+    print("third connection served")
+except Exception as e:
+    print("third connection refused:", type(e).__name__)
+for s in held:
+    s.close()
+' "$SERVE_PORT"
+	assert_output --partial "third connection refused"
+	# once they are gone, it serves again
+	wait_for 'curl -sS --max-time 1 -o /dev/null "$URL/health"'
+}
+
 @test "/metrics: Prometheus text with the contract's names; counters move" {
 	serve_start
 	run -0 curl -sS --max-time 5 -D "$BATS_TEST_TMPDIR/h" "$URL/metrics"
