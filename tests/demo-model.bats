@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The demo model shipped in examples/models/ (trained by examples/train-demo):
 # it loads, llorch's forward pass picks PyTorch's greedy tokens at every step
-# (tests/data/kjv-greedy.json, recorded from the training checkpoint).
+# (tests/data/kjv-greedy.json, recorded from the training checkpoint), the
+# generation loop reproduces that greedy text, and `make run` prints a passage.
 bats_require_minimum_version 1.5.0
 
 ROOT="$BATS_TEST_DIRNAME/.."
@@ -55,4 +56,25 @@ if abs(top - want) > 1e-4:
 print(len(got))' "$GREEDY" "$MODEL" "$threads"
 		[ "$output" = "$(json_field "$GREEDY" n_generated)" ]
 	done
+}
+
+@test "greedy generation prints PyTorch's greedy text, the same every run" {
+	prompt=$(json_field "$GREEDY" prompt)
+	n=$(json_field "$GREEDY" n_generated)
+	want=$(json_field "$GREEDY" greedy_text)
+	run -0 --separate-stderr llorch-serve -m "$MODEL" -p "$prompt" -n "$n" --temperature 0 -t 1
+	[ "$output" = "$want" ]
+	run -0 --separate-stderr llorch-serve -m "$MODEL" -p "$prompt" -n "$n" --temperature 0 -t 2
+	[ "$output" = "$want" ]
+}
+
+@test "make run's script prints a passage, the same for the same seed, without ../shared" {
+	run -0 --separate-stderr env LLORCH_SHARED=/nonexistent "$ROOT/tests/run-demo" "$LLORCH_BUILD"
+	first=$output
+	[[ "$first" == "And it came to pass"* ]]
+	[ "$(printf '%s' "$first" | wc -w)" -ge 40 ]
+	# text, not bytes: printable ASCII and newlines only
+	[ -z "$(printf '%s' "$first" | LC_ALL=C tr -d '[:print:]\n')" ]
+	run -0 --separate-stderr "$ROOT/tests/run-demo" "$LLORCH_BUILD"
+	[ "$output" = "$first" ]
 }

@@ -536,15 +536,3 @@ values() {
 	assert_equal "$(meta tiny.gguf '[.hparams.n_head_kv, .tensor_types]')" '[2,{"f32":5,"f16":15}]'
 	assert_equal "$(echo "${lines[-1]}" | jq -c '[.name, (.values | length)]')" '["output_norm.weight",4]'
 }
-
-@test "make run's script makes a model and shows it, with or without ../shared" {
-	build="${LLORCH_BUILD:-$REPO/build}"
-	run -0 --separate-stderr env LLORCH_SHARED=/nonexistent "$REPO/tests/run-demo" "$build"
-	[[ "$stderr" == *"using the built-in vocabulary"* ]]
-	assert_line --regexp '^name +"llorch-demo"$'
-	assert_line --regexp '^  n_vocab +378$'
-	[ -f "$VOCAB_SPM" ] || return 0
-	run -0 "$REPO/tests/run-demo" "$build"
-	assert_line --regexp '^  n_vocab +32000$'
-	assert_line --regexp '^file type +7 \(MOSTLY_Q8_0\)$'
-}
