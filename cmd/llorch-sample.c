@@ -17,6 +17,7 @@
 #include "common/logits_codec.h"
 #include "common/ndjson.h"
 #include "llorch.h"
+#include "stopstr.h"
 
 static const char usage_text[] =
 	"Usage: llorch-sample [OPTION]...\n"
@@ -33,6 +34,7 @@ static const char usage_text[] =
 	"      --repeat-last-n N    history length penalised, -1 all (default 64)\n"
 	"  -s, --seed S             seed of the draws (default: random, then reported)\n"
 	"  -n, --max-tokens N       done after N sampled tokens (default 0: no limit)\n"
+	"  -S, --stop STRING        with -m: done before STRING appears (up to 4 times)\n"
 	"      --keep-logits        keep \"logits\" in the output\n"
 	"      --max-line BYTES     longest input line accepted (default 64 MiB)\n"
 	"  -v, --verbose            log on stderr\n"
@@ -46,6 +48,8 @@ typedef struct {
 	const char *model_path;
 	llorch_sampler_params sp;
 	long long max_tokens;
+	const char *stop[LLORCH_MAX_STOP];
+	size_t n_stop;
 	bool keep_logits, verbose;
 	unsigned long long max_line;
 } options;
@@ -57,8 +61,12 @@ typedef struct {
 	llorch_detok *detok;
 	llorch_candidate *cand;
 	size_t cand_cap;
-	char *text;
+	char *text; /* the decoded bytes of one step */
 	size_t text_len, text_cap;
+	char *prev; /* the decoded bytes of the tokens sampled before */
+	size_t prev_len, prev_cap;
+	char *out; /* the text this step releases */
+	size_t out_len, out_cap;
 } state;
 
 static void parse_options(int argc, char **argv, options *o)
@@ -74,6 +82,7 @@ static void parse_options(int argc, char **argv, options *o)
 		{ "repeat-last-n", required_argument, NULL, OPT_LAST_N },
 		{ "seed", required_argument, NULL, 's' },
 		{ "max-tokens", required_argument, NULL, 'n' },
+		{ "stop", required_argument, NULL, 'S' },
 		{ "keep-logits", no_argument, NULL, OPT_KEEP },
 		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -89,7 +98,7 @@ static void parse_options(int argc, char **argv, options *o)
 
 	o->sp = llorch_sampler_default_params();
 	o->max_line = NDJSON_DEFAULT_MAX_LINE;
-	while ((c = getopt_long(argc, argv, "m:T:k:p:r:s:n:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:T:k:p:r:s:n:S:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->model_path = optarg;
@@ -135,6 +144,11 @@ static void parse_options(int argc, char **argv, options *o)
 				cli_usage("--max-tokens: expected an integer >= 0, got '%s'", optarg);
 			o->max_tokens = ll;
 			break;
+		case 'S':
+			if (o->n_stop == LLORCH_MAX_STOP)
+				cli_usage("--stop: at most %d stop strings", LLORCH_MAX_STOP);
+			o->stop[o->n_stop++] = optarg;
+			break;
 		case OPT_KEEP:
 			o->keep_logits = true;
 			break;
@@ -157,6 +171,8 @@ static void parse_options(int argc, char **argv, options *o)
 	}
 	if (optind < argc)
 		cli_usage("unexpected argument '%s'", argv[optind]);
+	if (o->n_stop && !o->model_path)
+		cli_usage("--stop needs -m: stop strings are matched in the text");
 	/* One seed for the whole run, so that every line of a generation (and
 	 * the next pass of a loop, which reads it back) draws from the same
 	 * stream. 63 bits: it stays a JSON integer. */
@@ -341,25 +357,88 @@ static bool read_logits(state *s, const json_t *in, size_t *n_out, line_error *e
 	return true;
 }
 
-/* The text this step adds, exactly as the in-process loop streams it: the
- * generated tokens replayed through a fresh streaming decoder, which starts
- * a text when the prompt ends in BOS; at the end the held bytes come out. */
+/* The stop strings of a line: its "stop" array, else the --stop options. */
+static bool read_stops(const state *s, const json_t *in, const char **stops, size_t *n,
+		line_error *e)
+{
+	const json_t *v = json_object_get(in, "stop");
+
+	if (!v) {
+		memcpy(stops, s->opt.stop, sizeof s->opt.stop);
+		*n = s->opt.n_stop;
+		return true;
+	}
+	if (!json_is_array(v) || json_array_size(v) > LLORCH_MAX_STOP)
+		return FAIL(e, "bad_request", "\"stop\" must be an array of at most %d strings", LLORCH_MAX_STOP);
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		stops[i] = json_string_value(json_array_get(v, i));
+		if (!stops[i])
+			return FAIL(e, "bad_request", "\"stop\"[%zu] is not a string", i);
+	}
+	*n = json_array_size(v);
+	if (*n && !s->tok)
+		return FAIL(e, "bad_request", "\"stop\" needs a model (-m) to match text");
+	return true;
+}
+
+static bool append_bytes(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
+{
+	size_t need;
+	if (!llorch_add_size(*len, n, &need) || !llorch_add_size(need, 1, &need))
+		return false;
+	if (need > *cap) {
+		char *b = realloc(*buf, need * 2);
+		if (!b)
+			return false;
+		*buf = b;
+		*cap = need * 2;
+	}
+	memcpy(*buf + *len, p, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return true;
+}
+
+/* The text this step releases, exactly as the in-process loop streams it:
+ * the tokens sampled before are replayed through a fresh streaming decoder
+ * (which starts a text when the prompt ends in BOS) and the stop-string
+ * hold-back; what the new token adds to the released text is this step's.
+ * Both depend only on the bytes, not on how tokens cut them. At the end the
+ * held text comes out. *matched: the stop string found, else -1. */
 static bool step_text(state *s, const int32_t *ids, size_t prompt, size_t n, int32_t next,
-		bool at_eos, bool done, line_error *e)
+		bool at_eos, bool done, const char *const *stops, size_t n_stop, int *matched,
+		line_error *e)
 {
 	llorch_status st = LLORCH_OK;
+	llorch_stopstr hold;
+	const char *o;
+	size_t ol;
 
+	*matched = -1;
+	if (llorch_stopstr_init(&hold, stops, n_stop) != LLORCH_OK)
+		return FAIL(e, "bad_request", "\"stop\": %s", llorch_last_error());
 	llorch_detok_reset(s->detok, prompt == 0 || ids[prompt - 1] == llorch_tokenizer_bos(s->tok));
-	s->text_len = 0;
+	s->prev_len = s->text_len = s->out_len = 0;
 	for (size_t i = prompt; i < n && st == LLORCH_OK; i++)
-		st = llorch_detok_push(s->detok, ids[i], &s->text, &s->text_len, &s->text_cap);
-	s->text_len = 0;
+		st = llorch_detok_push(s->detok, ids[i], &s->prev, &s->prev_len, &s->prev_cap);
 	if (st == LLORCH_OK && !at_eos)
 		st = llorch_detok_push(s->detok, next, &s->text, &s->text_len, &s->text_cap);
 	if (st == LLORCH_OK && done)
 		st = llorch_detok_flush(s->detok, &s->text, &s->text_len, &s->text_cap);
-	if (st != LLORCH_OK)
-		return FAIL(e, "internal", "decoding: %s", llorch_last_error());
+	bool ok = st == LLORCH_OK;
+	if (ok && s->prev_len)
+		*matched = llorch_stopstr_push(&hold, s->prev, s->prev_len, &o, &ol, &st);
+	if (ok && st == LLORCH_OK && *matched < 0 && s->text_len) {
+		*matched = llorch_stopstr_push(&hold, s->text, s->text_len, &o, &ol, &st);
+		ok = append_bytes(&s->out, &s->out_len, &s->out_cap, o, ol);
+	}
+	if (ok && st == LLORCH_OK && *matched < 0 && done) {
+		st = llorch_stopstr_finish(&hold, &o, &ol);
+		ok = append_bytes(&s->out, &s->out_len, &s->out_cap, o, ol);
+	}
+	llorch_stopstr_free(&hold);
+	if (!ok || st != LLORCH_OK)
+		return FAIL(e, "internal", "decoding: %s", ok ? llorch_last_error() : "out of memory");
 	return true;
 }
 
@@ -370,6 +449,9 @@ static bool answer(state *s, json_t *in, line_error *e)
 	llorch_sampler_params sp = s->opt.sp;
 	long long ll, prompt, step, max_tokens = s->opt.max_tokens;
 	bool have_prompt, have_step;
+	const char *stops[LLORCH_MAX_STOP];
+	size_t n_stop = 0;
+	int matched = -1;
 
 	if (!read_tokens(s, in, &ids, &n, e))
 		return false;
@@ -389,7 +471,7 @@ static bool answer(state *s, json_t *in, line_error *e)
 	     get_int(in, "max_tokens", 0, INT32_MAX, &max_tokens, NULL, e);
 	if (ok && llorch_sampler_params_check(&sp) != LLORCH_OK)
 		ok = FAIL(e, "bad_request", "%s", llorch_last_error());
-	ok = ok && read_logits(s, in, &n_cand, e);
+	ok = ok && read_stops(s, in, stops, &n_stop, e) && read_logits(s, in, &n_cand, e);
 	if (!ok) {
 		free(ids);
 		return false;
@@ -402,10 +484,13 @@ static bool answer(state *s, json_t *in, line_error *e)
 	bool eos = s->tok && id == llorch_tokenizer_eos(s->tok);
 	bool at_max = max_tokens > 0 && (long long)n + 1 - prompt >= max_tokens;
 	const char *reason = eos ? "EOS" : at_max ? "MAX_TOKENS" : NULL;
-	if (s->tok && !step_text(s, ids, (size_t)prompt, n, id, eos, reason != NULL, e)) {
+	if (s->tok && !step_text(s, ids, (size_t)prompt, n, id, eos, reason != NULL, stops, n_stop,
+			&matched, e)) {
 		free(ids);
 		return false;
 	}
+	if (matched >= 0)
+		reason = "STOP_SEQUENCE";
 	free(ids);
 
 	json_t *tokens = json_object_get(in, "tokens");
@@ -423,12 +508,14 @@ static bool answer(state *s, json_t *in, line_error *e)
 	if (have_step)
 		rc |= json_object_set_new(in, "step", json_integer(step + 1));
 	if (s->tok)
-		rc |= json_object_set_new(in, "text", json_stringn(s->text ? s->text : "", s->text_len));
+		rc |= json_object_set_new(in, "text", json_stringn(s->out ? s->out : "", s->out_len));
 	rc |= json_object_set_new(in, "done", json_boolean(reason != NULL));
 	if (reason)
 		rc |= json_object_set_new(in, "stop_reason", json_string(reason));
 	else
 		json_object_del(in, "stop_reason");
+	if (matched >= 0)
+		rc |= json_object_set_new(in, "stop_index", json_integer(matched));
 	if (!s->opt.keep_logits)
 		json_object_del(in, "logits");
 	if (rc)
@@ -504,6 +591,8 @@ int main(int argc, char **argv)
 	int rc = ndjson_filter(stdin, (size_t)s.opt.max_line, process_line, &s);
 	free(s.cand);
 	free(s.text);
+	free(s.prev);
+	free(s.out);
 	llorch_detok_free(s.detok);
 	llorch_tokenizer_free(s.tok);
 	int crc = cli_close_stdout();

@@ -95,6 +95,22 @@ reference_text() { # PROMPT STEPS
 	[ "$piped_42" != "$piped_43" ]
 }
 
+@test "the tokenize | forward | sample loop holds back and stops at stop strings as in-process" {
+	need_model
+	for temp in 0 0.8; do
+		run "$BATS_TEST_DIRNAME/../examples/pipeline/generate.sh" -m "$MODEL" -n 80 -T "$temp" -s 9 \
+			-S "Lily" -S "park." -t 1 "Once upon a time"
+		assert_success
+		want=$("$DRIVER" --generate "$MODEL" -p "Once upon a time" -n 80 -T "$temp" -s 9 \
+			--stop "Lily" --stop "park.")
+		assert_equal "$output" "$want"
+		refute_output --partial "Lily"
+	done
+	# greedy, it stops right before "Lily"
+	want=$("$DRIVER" --generate "$MODEL" -p "Once upon a time" -n 80 -T 0 --stop "Lily")
+	assert_equal "$want" ", there was a little girl named "
+}
+
 @test "stop strings end the text before them" {
 	need_model
 	full=$("$DRIVER" --generate "$MODEL" -p "Once upon a time" -n 80 -T 0)

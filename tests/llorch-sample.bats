@@ -139,6 +139,26 @@ need_vocab() {
 	assert_line -n 4 --partial 'vocabulary has 32000'
 }
 
+@test "with a vocabulary: stop strings are held back, then end the generation" {
+	need_vocab
+	run llorch-sample -m "$VOCAB" -T 0 -s 1 <<-'EOF'
+	{"tokens":[1],"stop":["The cow"],"logits":[[450,1.0]]}
+	{"tokens":[1,450],"prompt_tokens":1,"stop":["The cow"],"logits":[[6635,1.0]]}
+	{"tokens":[1,450],"prompt_tokens":1,"stop":["x"," ca"],"logits":[[6635,1.0]]}
+	{"tokens":[1],"stop":"The","logits":[[450,1.0]]}
+	EOF
+	assert_equal "$status" 65
+	assert_line -n 0 --partial '"text":"","done":false'
+	assert_line -n 1 --partial '"text":"The cat","done":false'
+	assert_line -n 2 --partial '"text":"","done":true,"stop_reason":"STOP_SEQUENCE","stop_index":1'
+	assert_line -n 3 --partial '"code":"bad_request"'
+	run llorch-sample -m "$VOCAB" -T 0 -s 1 -S "e c" <<<'{"tokens":[1,450],"prompt_tokens":1,"logits":[[6635,1.0]]}'
+	# "Th" came out with "The" in the step before; "e" was held, and is dropped
+	assert_line -n 0 --partial '"text":"","done":true,"stop_reason":"STOP_SEQUENCE"'
+	run llorch-sample --stop x </dev/null
+	assert_equal "$status" 64
+}
+
 @test "a character split across byte tokens comes out whole" {
 	need_vocab
 	# "é" is <0xC3><0xA9>: ids 198 and 172 in the Llama-2 vocabulary

@@ -13,12 +13,12 @@
 # the same model, prompt, parameters, seed and thread count.
 #
 # Usage: generate.sh -m MODEL [-n MAX_TOKENS] [-T TEMPERATURE] [-s SEED]
-#                    [-k TOP_K] [-p TOP_P] [-t THREADS] PROMPT
+#                    [-k TOP_K] [-p TOP_P] [-S STOP]... [-t THREADS] PROMPT
 # Needs jq and the llorch tools on PATH.
 set -eu
 
-model= max_tokens=64 temperature=0.8 seed=0 top_k=0 top_p=1 threads=0
-while getopts m:n:T:s:k:p:t: opt; do
+model= max_tokens=64 temperature=0.8 seed=0 top_k=0 top_p=1 threads=0 stops='[]'
+while getopts m:n:T:s:k:p:S:t: opt; do
 	case $opt in
 	m) model=$OPTARG ;;
 	n) max_tokens=$OPTARG ;;
@@ -26,8 +26,9 @@ while getopts m:n:T:s:k:p:t: opt; do
 	s) seed=$OPTARG ;;
 	k) top_k=$OPTARG ;;
 	p) top_p=$OPTARG ;;
+	S) stops=$(jq -nc --argjson a "$stops" --arg s "$OPTARG" '$a + [$s]') ;;
 	t) threads=$OPTARG ;;
-	*) echo "usage: $0 -m MODEL [-n N] [-T T] [-s SEED] [-k K] [-p P] [-t THREADS] PROMPT" >&2
+	*) echo "usage: $0 -m MODEL [-n N] [-T T] [-s SEED] [-k K] [-p P] [-S STOP]... [-t THREADS] PROMPT" >&2
 	   exit 64 ;;
 	esac
 done
@@ -39,8 +40,10 @@ trap 'rm -rf "$dir"' EXIT
 trap 'exit 130' INT TERM
 mkfifo "$dir/loop"
 
-# The first line: the prompt's tokens (BOS as the model wants).
-jq -nc --arg text "$1" '{text: $text}' | llorch-tokenize -m "$model" >"$dir/first"
+# The first line: the prompt's tokens (BOS as the model wants), and the stop
+# strings, which every later line carries along.
+jq -nc --arg text "$1" --argjson stop "$stops" '{text: $text, stop: $stop}' |
+	llorch-tokenize -m "$model" >"$dir/first"
 
 thread_opt=
 [ "$threads" -gt 0 ] && thread_opt="-t $threads"
