@@ -27,8 +27,11 @@ EXPECTED_CHAPTERS = 1189
 
 def read_bible():
 	"""Returns the chapters in canonical order, each a list of verse strings."""
-	out = subprocess.run(['bible', '-f', 'Gen1:1-Rev22:21'], check=True,
-			capture_output=True, env=dict(os.environ, LC_ALL='C')).stdout
+	try:
+		out = subprocess.run(['bible', '-f', 'Gen1:1-Rev22:21'], check=True,
+				capture_output=True, env=dict(os.environ, LC_ALL='C')).stdout
+	except FileNotFoundError:
+		raise SystemExit('prepare_data: no `bible` program: apt-get install bible-kjv bible-kjv-text')
 	text = out.decode('ascii')
 	chapters = []
 	key = None
