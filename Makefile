@@ -126,17 +126,17 @@ bench: all $(BUILD)/tests/bench
 demo-model:
 	$(MAKE) -C examples/train-demo
 
-libllorch.pc: libllorch.pc.in config.mk
+# Made at every install: PREFIX may differ from the last one.
+install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: all libllorch.pc
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+	    libllorch.pc.in > $(BUILD)/libllorch.pc
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(INCLUDEDIR)/llorch $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	cp -f $(BINS) $(DESTDIR)$(BINDIR)/
 	cp -f $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	cp -f lib/llorch.h lib/llorch_*.h $(DESTDIR)$(INCLUDEDIR)/llorch/
-	cp -f libllorch.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	cp -f $(BUILD)/libllorch.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	cp -f $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1/
 	cp -f $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7/
 
@@ -148,6 +148,6 @@ uninstall:
 	rm -f $(patsubst man/%,$(DESTDIR)$(MANDIR)/man7/%,$(wildcard man/*.7))
 
 clean:
-	rm -rf build build-sanitize build-fuzz libllorch.pc
+	rm -rf build build-sanitize build-fuzz
 
 -include $(wildcard $(BUILD)/cmd/*/*.d) $(LIB_OBJ:.o=.d) $(BINS:$(BUILD)/bin/%=$(BUILD)/cmd/%.d) $(UNIT_BINS:%=%.d)
