@@ -87,7 +87,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(UNIT_SUPPORT_OBJ) $(LIB_A)
 # The whole suite: C unit tests (cmocka, TAP) and bats tests for the tools,
 # under one prove run whose last line is the summary.
 check: deps all $(UNIT_BINS) $(BUILD)/tests/bench
-	LLORCH_BUILD=$(abspath $(BUILD)) tests/run
+	LLORCH_BUILD=$(abspath $(BUILD)) LLORCH_SANITIZE=$(SANITIZE) tests/run
 
 check-sanitize:
 	$(MAKE) SANITIZE=address,undefined check

@@ -6,7 +6,7 @@ bats_require_minimum_version 1.5.0
 setup_file() {
 	export ROOT="$BATS_TEST_DIRNAME/.."
 	export STAGE="$BATS_FILE_TMPDIR/stage"
-	make -s -C "$ROOT" BUILD="$LLORCH_BUILD" PREFIX=/opt/llorch DESTDIR="$STAGE" install >/dev/null
+	make -s -C "$ROOT" BUILD="$LLORCH_BUILD" SANITIZE="${LLORCH_SANITIZE:-}" PREFIX=/opt/llorch DESTDIR="$STAGE" install >/dev/null
 }
 
 @test "install puts tools, man pages, library, headers and libllorch.pc under DESTDIR/PREFIX" {
@@ -32,16 +32,19 @@ int main(void)
 	return 0;
 }
 C
+	# A sanitizer build's library needs the sanitizer runtimes at link time.
+	san=
+	[ -n "${LLORCH_SANITIZE:-}" ] && san="-fsanitize=$LLORCH_SANITIZE"
 	export PKG_CONFIG_PATH="$STAGE/opt/llorch/lib/pkgconfig"
 	export PKG_CONFIG_SYSROOT_DIR="$STAGE"
-	run -0 cc -std=c11 -Wall -Werror -o "$BATS_TEST_TMPDIR/hello" "$BATS_TEST_TMPDIR/hello.c" \
+	run -0 cc -std=c11 -Wall -Werror $san -o "$BATS_TEST_TMPDIR/hello" "$BATS_TEST_TMPDIR/hello.c" \
 		$(pkg-config --cflags --libs libllorch)
 	run -0 "$BATS_TEST_TMPDIR/hello"
 	[ "$output" = "0.1.0 1" ]
 }
 
 @test "uninstall removes everything install put there" {
-	make -s -C "$ROOT" BUILD="$LLORCH_BUILD" PREFIX=/opt/llorch DESTDIR="$STAGE" uninstall >/dev/null
+	make -s -C "$ROOT" BUILD="$LLORCH_BUILD" SANITIZE="${LLORCH_SANITIZE:-}" PREFIX=/opt/llorch DESTDIR="$STAGE" uninstall >/dev/null
 	run -0 find "$STAGE" -type f
 	[ -z "$output" ]
 }
