@@ -84,6 +84,10 @@ typedef struct {
 	int64_t dump_dim[N_DUMP];
 	int32_t dump_pos;
 	unsigned long long lines;   /* answered so far, for least-recently-used */
+	/* totals for --verbose: lines that evaluated several tokens (prompts)
+	 * and lines that evaluated one (decode steps) */
+	long long prompt_tokens, decode_tokens;
+	double prompt_ms, decode_ms;
 } state;
 
 static unsigned parse_dump(const char *arg)
@@ -442,6 +446,13 @@ static bool answer(state *s, json_t *in, strbuf *b, line_error *e)
 		return FAIL(e, st == LLORCH_E_RANGE ? "context_overflow" : "internal", "%s",
 				llorch_last_error());
 	}
+	if (n - keep > 1) {
+		s->prompt_tokens += n - keep;
+		s->prompt_ms += ms;
+	} else {
+		s->decode_tokens++;
+		s->decode_ms += ms;
+	}
 	if (s->opt.verbose)
 		cli_warn("%d tokens: %d cached, %d evaluated in %.1f ms", n, keep, n - keep, ms);
 	write_logits(s, b, rows);
@@ -534,7 +545,8 @@ static void load(state *s)
 	for (int i = 0; i < s->n_slots; i++) {
 		struct slot *sl = &s->slots[i];
 		if ((st = llorch_ctx_new(s->model, &p, &sl->ctx)) != LLORCH_OK)
-			cli_die_status(st, "cannot create the context");
+			cli_die_status(st, st == LLORCH_E_NOMEM ? "cannot create the context "
+					"(a smaller --ctx needs less memory)" : "cannot create the context");
 		sl->cached = malloc((size_t)llorch_ctx_n_ctx(sl->ctx) * sizeof *sl->cached);
 		if (!sl->cached)
 			cli_die(EX_OSERR, "out of memory");
@@ -561,6 +573,12 @@ int main(int argc, char **argv)
 	cli_set_verbose(s.opt.verbose);
 	load(&s);
 	int rc = ndjson_filter(stdin, (size_t)s.opt.max_line, process_line, &s);
+	if (s.opt.verbose)
+		cli_warn("prompts: %lld tokens in %.0f ms (%.1f tokens/s); single tokens: %lld in "
+				"%.0f ms (%.1f tokens/s)", s.prompt_tokens, s.prompt_ms,
+				s.prompt_ms > 0 ? (double)s.prompt_tokens * 1e3 / s.prompt_ms : 0.0,
+				s.decode_tokens, s.decode_ms,
+				s.decode_ms > 0 ? (double)s.decode_tokens * 1e3 / s.decode_ms : 0.0);
 	for (int i = 0; i < s.n_slots; i++) {
 		free(s.slots[i].cached);
 		llorch_ctx_free(s.slots[i].ctx);

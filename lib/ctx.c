@@ -20,12 +20,15 @@ static llorch_fault fault_from_env(void)
 
 	if (!s || !*s)
 		return LLORCH_FAULT_NONE;
+	llorch_log(LLORCH_LOG_WARN, "LLORCH_DEBUG_FAULT=%.32s: the fast forward pass is broken "
+			"on purpose", s);
 	if (strcmp(s, "gelu") == 0)
 		return LLORCH_FAULT_GELU;
 	if (strcmp(s, "rope") == 0)
 		return LLORCH_FAULT_ROPE;
 	if (strcmp(s, "bias") == 0)
 		return LLORCH_FAULT_BIAS;
+	llorch_log(LLORCH_LOG_WARN, "LLORCH_DEBUG_FAULT='%.32s' is not gelu, rope or bias: ignored", s);
 	return LLORCH_FAULT_NONE;
 }
 
