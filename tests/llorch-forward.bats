@@ -218,7 +218,7 @@ PY
 
 @test "the fault hooks make stories260K's greedy check fail" {
 	need_s260
-	run -0 bash -c "python3 '$REF/greedy.py' 40 '[1]' -- env LLORCH_DEBUG_FAULT=rope llorch-forward -m '$S260' -k 1"
+	run -0 --separate-stderr bash -c "python3 '$REF/greedy.py' 40 '[1]' -- env LLORCH_DEBUG_FAULT=rope llorch-forward -m '$S260' -k 1"
 	python3 - "$output" "$(dirname "$S260_BIN")/expected_greedy_ids.json" <<'PY'
 import json, sys
 got = json.loads(sys.argv[1])["ids"]
