@@ -469,9 +469,25 @@ int32_t llorch_sampler_sample(llorch_sampler *s, const llorch_sampler_params *p,
 				LLORCH_SAMPLER_MAX_TOP);
 		return -1;
 	}
-	for (int32_t i = 0; i < s->n_vocab; i++)
-		s->cand[i] = (llorch_candidate){.id = i, .logit = logit_key(logits[i]), .p = 0.0f};
-	int32_t id = llorch_sample_chain(s->cand, (size_t)s->n_vocab, p, history, n_history, step);
+	int32_t id = -1;
+	bool penalised = p->repetition_penalty != 1.0f && p->repetition_penalty != 0.0f &&
+			 n_history > 0 && p->repeat_last_n != 0;
+	if (p->temperature == 0.0f && !penalised) {
+		/* Greedy without a penalty needs no candidate list. The strict
+		 * comparison keeps the lowest id on ties and never takes NaN. */
+		float best = -INFINITY;
+		for (int32_t i = 0; i < s->n_vocab; i++)
+			if (logits[i] > best) {
+				best = logits[i];
+				id = i;
+			}
+		if (id < 0)
+			llorch_error(LLORCH_E_RANGE, "no token can be sampled: every logit is -inf or NaN");
+	} else {
+		for (int32_t i = 0; i < s->n_vocab; i++)
+			s->cand[i] = (llorch_candidate){.id = i, .logit = logit_key(logits[i]), .p = 0.0f};
+		id = llorch_sample_chain(s->cand, (size_t)s->n_vocab, p, history, n_history, step);
+	}
 	if (id < 0)
 		return -1;
 	if (logprob || n_top > 0) {
