@@ -5,7 +5,6 @@
  * then the worker exits 0. Socket mode is this behind socat:
  *   socat UNIX-LISTEN:/path.sock,fork EXEC:'llorch-serve --stdio -m M' */
 #define _POSIX_C_SOURCE 200809L
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +108,7 @@ static void reject_invalid(unsigned long long lineno, const char *line, size_t l
 	free(id);
 }
 
-static void *on_signal(void *arg)
+static void *drain_on_signal(void *arg)
 {
 	worker *w = arg;
 	int sig = signals_wait();
@@ -133,7 +132,7 @@ int stdio_run(worker *w)
 	llorch_request_errors *err = malloc(sizeof *err);
 	int rc = 0;
 
-	if (!err || pthread_create(&sig_thread, NULL, on_signal, w) != 0) {
+	if (!err || pthread_create(&sig_thread, NULL, drain_on_signal, w) != 0) {
 		free(err);
 		fprintf(stderr, "llorch-serve: cannot start\n");
 		return EX_OSERR;
