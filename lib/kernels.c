@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,8 @@ typedef struct {
 	float *y;         /* (n_x, n_out) */
 	int64_t n_in, n_out, n_x;
 	size_t row_bytes;
+	atomic_llong next;   /* first row not yet taken */
+	int64_t grain;       /* rows taken at a time, a multiple of LLORCH_ROWS */
 } matvec_job;
 
 /* Up to this many vectors go through the row kernels rather than GEMM. */
@@ -220,13 +223,23 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
 	}
 }
 
+/* Rows are dealt out in grains from a shared counter rather than in fixed
+ * shares: a thread that starts late (woken from sleep, or preempted on a
+ * busy machine) takes fewer grains instead of keeping the others waiting.
+ * Each row is computed whole by one thread, so results do not depend on
+ * which. */
 static void matvec_worker(void *arg, int ith, int nth)
 {
-	const matvec_job *j = arg;
-	int64_t r0, r1;
+	matvec_job *j = arg;
 
-	split_rows(j->n_out, ith, nth, LLORCH_ROWS, &r0, &r1);
-	matvec_rows(j, r0, r1);
+	(void)ith;
+	(void)nth;
+	for (;;) {
+		int64_t r0 = atomic_fetch_add_explicit(&j->next, j->grain, memory_order_relaxed);
+		if (r0 >= j->n_out)
+			return;
+		matvec_rows(j, r0, j->n_out - r0 < j->grain ? j->n_out : r0 + j->grain);
+	}
 }
 
 static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const float *x,
@@ -237,8 +250,15 @@ static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const f
 		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = kt_bytes(kt, n_in),
 	};
 
+	/* About four grains per thread, at least 32 rows: each grain quantizes
+	 * x afresh, which must stay small beside its rows. */
+	int nth = llorch_threadpool_size(pool);
+	j.grain = (n_out / (4 * nth) + LLORCH_ROWS - 1) / LLORCH_ROWS * LLORCH_ROWS;
+	if (j.grain < 32)
+		j.grain = 32;
+	atomic_init(&j.next, 0);
 	/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
-	if (n_in * n_out * n_x < 16384)
+	if (n_in * n_out * n_x < 16384 || nth == 1)
 		matvec_rows(&j, 0, n_out);
 	else
 		llorch_threadpool_run(pool, matvec_worker, &j);
