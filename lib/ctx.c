@@ -116,7 +116,8 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	c->scores = alloc_floats((size_t)n_threads, T);
 	c->row_ctx = calloc(B, sizeof *c->row_ctx);
 	c->row_pos = calloc(B, sizeof *c->row_pos);
-	if (!c->k_cache || !c->v_cache || !c->x || !c->xn || !c->q || !c->att || !c->k ||
+	c->kv_tokens = calloc((size_t)n_ctx, sizeof *c->kv_tokens);
+	if (!c->kv_tokens || !c->k_cache || !c->v_cache || !c->x || !c->xn || !c->q || !c->att || !c->k ||
 			!c->v || !c->qkv || !c->hb || !c->hb2 || !c->scores ||
 			!c->row_ctx || !c->row_pos) {
 		llorch_ctx_free(c);
@@ -137,6 +138,7 @@ void llorch_ctx_free(llorch_ctx *c)
 		return;
 	llorch_threadpool_free(c->pool);
 	free(c->k_cache);
+	free(c->kv_tokens);
 	free(c->v_cache);
 	free(c->x);
 	free(c->xn);
@@ -161,6 +163,11 @@ const llorch_model *llorch_ctx_model(const llorch_ctx *c)
 int32_t llorch_ctx_n_ctx(const llorch_ctx *c)
 {
 	return c->n_ctx;
+}
+
+const int32_t *llorch_ctx_tokens(const llorch_ctx *c)
+{
+	return c->kv_tokens;
 }
 
 int32_t llorch_ctx_n_past(const llorch_ctx *c)

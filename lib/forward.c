@@ -321,6 +321,7 @@ llorch_status llorch_ctx_eval(llorch_ctx *c, const int32_t *tokens, int32_t n,
 			out = logits;
 		if ((st = run_pass(&p, out, all_logits)) != LLORCH_OK)
 			return st;
+		memcpy(c->kv_tokens + c->n_past, tokens + done, sizeof *tokens * (size_t)nt);
 		c->n_past += nt;
 		done += nt;
 	}
@@ -372,8 +373,10 @@ llorch_status llorch_ctx_eval_batch(llorch_ctx *const *ctxs, const int32_t *toke
 		};
 		st = run_pass(&p, logits ? logits + (int64_t)done * V : NULL, true);
 		if (st == LLORCH_OK)
-			for (int32_t t = 0; t < nt; t++)
-				ctxs[done + t]->n_past++;
+			for (int32_t t = 0; t < nt; t++) {
+				llorch_ctx *ct = ctxs[done + t];
+				ct->kv_tokens[ct->n_past++] = tokens[done + t];
+			}
 		done += nt;
 	}
 	free(scores);

@@ -264,7 +264,7 @@ llorch_status llorch_ctx_eval_ref(llorch_ctx *c, const int32_t *tokens, int32_t 
 			out = spare;
 		st = ref_token(&s, tokens[t], c->n_past, out);
 		if (st == LLORCH_OK)
-			c->n_past++;
+			c->kv_tokens[c->n_past++] = tokens[t];
 	}
 	free(buf);
 	return st;

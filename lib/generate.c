@@ -2,7 +2,6 @@
  * common prefix) -> sample / decode until EOS, max_tokens, a stop string, a
  * deadline or a cancel. Text leaves as valid UTF-8, held back while it may
  * still become a stop string (stopstr.c). */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,82 +9,11 @@
 #include "internal.h"
 #include "stopstr.h"
 
-/* ---- what each context's KV cache holds ---------------------------------
- * A context only knows how many positions it holds, not which tokens, so the
- * generations record the ids they put there, per context. The context stays
- * the authority on length: positions at or beyond llorch_ctx_n_past() are
- * never trusted, so a truncated (or freed and recreated) context is safe.
- * A context evaluated directly with llorch_ctx_eval between generations must
- * be truncated to 0 first. */
-
-typedef struct kv_record {
-	const llorch_ctx *ctx;
-	int32_t *ids; /* (cap) */
-	int32_t n, cap;
-	struct kv_record *next;
-} kv_record;
-
-static pthread_mutex_t kv_lock = PTHREAD_MUTEX_INITIALIZER;
-static kv_record *kv_records;
-
-/* The record of c (created empty), sized for its context length. */
-static kv_record *kv_record_of(llorch_ctx *c)
-{
-	int32_t cap = llorch_ctx_n_ctx(c);
-	kv_record *r;
-
-	pthread_mutex_lock(&kv_lock);
-	for (r = kv_records; r; r = r->next)
-		if (r->ctx == c)
-			break;
-	if (r && r->cap < cap) {
-		int32_t *ids = realloc(r->ids, sizeof *ids * (size_t)cap);
-		if (!ids) {
-			r = NULL;
-			goto out;
-		}
-		r->ids = ids;
-		r->cap = cap;
-	}
-	if (!r) {
-		r = calloc(1, sizeof *r);
-		if (r)
-			r->ids = malloc(sizeof *r->ids * (size_t)(cap > 0 ? cap : 1));
-		if (!r || !r->ids) {
-			if (r)
-				free(r);
-			r = NULL;
-			goto out;
-		}
-		r->ctx = c;
-		r->cap = cap;
-		r->next = kv_records;
-		kv_records = r;
-	}
-out:
-	pthread_mutex_unlock(&kv_lock);
-	return r;
-}
-
-/* Positions 0..n_past-1 of the context hold ids[0..n_past). The record
- * already agrees with ids on its first r->n entries (a generation sets it to
- * its reused prefix at start), so only the new tail is copied. Only the
- * thread using the context writes its record. */
-static void kv_record_set(kv_record *r, const int32_t *ids, int32_t n_past)
-{
-	if (n_past > r->cap)
-		n_past = r->cap;
-	if (n_past > r->n)
-		memcpy(r->ids + r->n, ids + r->n, sizeof *ids * (size_t)(n_past - r->n));
-	r->n = n_past;
-}
-
 /* ---- the generation ----------------------------------------------------- */
 
 struct llorch_gen {
 	llorch_ctx *ctx;
 	const llorch_tokenizer *tok;
-	kv_record *kv;
 	int32_t n_vocab;
 	int32_t eos;
 	llorch_gen_params params; /* stop points at nothing: the copies are in stop */
@@ -263,22 +191,15 @@ llorch_status llorch_gen_start_tokens(llorch_ctx *c, const int32_t *tokens, size
 
 	/* Reuse the longest common prefix already in the KV cache, but always
 	 * evaluate at least the last prompt token: its logits start sampling. */
-	g->kv = kv_record_of(c);
-	if (!g->kv) {
-		llorch_gen_free(g);
-		return llorch_error(LLORCH_E_NOMEM, "out of memory for the KV cache record");
-	}
 	int32_t known = llorch_ctx_n_past(c);
-	if (known > g->kv->n)
-		known = g->kv->n;
+	const int32_t *cached = llorch_ctx_tokens(c);
 	int32_t lcp = 0;
-	while (lcp < known && lcp < g->n_prompt - 1 && g->kv->ids[lcp] == tokens[lcp])
+	while (lcp < known && lcp < g->n_prompt - 1 && cached[lcp] == tokens[lcp])
 		lcp++;
 	if (llorch_ctx_n_past(c) > lcp && (st = llorch_ctx_truncate(c, lcp)) != LLORCH_OK) {
 		llorch_gen_free(g);
 		return st;
 	}
-	kv_record_set(g->kv, g->tokens, lcp);
 	g->res.cached_tokens = lcp;
 	*out = g;
 	return LLORCH_OK;
@@ -332,14 +253,12 @@ int32_t llorch_gen_prompt_tokens(const llorch_gen *g)
 	return g->n_prompt;
 }
 
-/* Runs eval with our abort check and records what the cache then holds. */
+/* Runs eval with our abort check (whole positions before an abort stay). */
 static llorch_status eval_tokens(llorch_gen *g, const int32_t *ids, int32_t n)
 {
 	llorch_ctx_set_abort(g->ctx, gen_abort, g);
 	llorch_status st = llorch_ctx_eval(g->ctx, ids, n, g->logits, false);
 	llorch_ctx_set_abort(g->ctx, NULL, NULL);
-	/* Whole positions before an abort stay; our history says which. */
-	kv_record_set(g->kv, g->tokens, llorch_ctx_n_past(g->ctx));
 	return st;
 }
 
@@ -537,7 +456,6 @@ llorch_status llorch_gen_eval_batch(llorch_gen *const *gs, int32_t n)
 		llorch_gen *g = gs[i];
 		g->pending = -1;
 		g->res.decode_ns += dt;
-		kv_record_set(g->kv, g->tokens, llorch_ctx_n_past(g->ctx));
 		if (st == LLORCH_OK)
 			memcpy(g->logits, logits + (size_t)i * n_vocab, sizeof *logits * n_vocab);
 		else

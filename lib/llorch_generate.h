@@ -75,8 +75,8 @@ typedef struct llorch_gen llorch_gen;
  * The prompt is evaluated by the first llorch_gen_sample() (or an explicit
  * llorch_gen_prefill()), so that a cancel or the deadline can stop a long
  * prefill; the generation sets c's abort callback while it evaluates.
- * Reuse of the KV cache relies on c being driven by generations only (or
- * truncated to 0 after a direct llorch_ctx_eval). */
+ * The reused prefix is what llorch_ctx_tokens() says c holds, however c got
+ * there. */
 llorch_status llorch_gen_start(llorch_ctx *c, const char *prompt, size_t len,
 		const llorch_gen_params *p, llorch_gen **out);
 /* The same from token ids. */

@@ -67,6 +67,9 @@ const llorch_model *llorch_ctx_model(const llorch_ctx *c);
 int32_t llorch_ctx_n_ctx(const llorch_ctx *c);
 /* Positions held in the KV cache. */
 int32_t llorch_ctx_n_past(const llorch_ctx *c);
+/* The token ids at positions 0 .. n_past-1, as evaluated (valid until the
+ * next eval or truncate), so callers can reuse the longest common prefix. */
+const int32_t *llorch_ctx_tokens(const llorch_ctx *c);
 /* Forgets positions >= n_past (keeps a common prefix). RANGE if n_past > n_past now. */
 llorch_status llorch_ctx_truncate(llorch_ctx *c, int32_t n_past);
 /* KV cache + scratch bytes. */

@@ -63,6 +63,7 @@ struct llorch_ctx {
 	llorch_threadpool *pool;
 	llorch_fault fault;
 	float *k_cache, *v_cache;     /* (n_layer, n_ctx, kv_dim) each */
+	int32_t *kv_tokens;           /* (n_ctx): the id at each cached position */
 	/* scratch for up to n_batch rows */
 	float *x, *xn;                /* (n_batch, n_embd) */
 	float *q;                     /* (n_batch, n_embd) */

@@ -357,9 +357,16 @@ static void test_prefix_reuse_and_determinism(void **state)
 		assert_int_equal(llorch_ctx_eval(reused, seq, 5, NULL, false), LLORCH_OK);
 		assert_int_equal(llorch_ctx_eval(reused, junk, 5, NULL, false), LLORCH_OK);
 		assert_int_equal(llorch_ctx_truncate(reused, 11), LLORCH_E_RANGE);
+		assert_memory_equal(llorch_ctx_tokens(reused), seq, 5 * sizeof *seq);
+		assert_memory_equal(llorch_ctx_tokens(reused) + 5, junk, sizeof junk);
 		assert_int_equal(llorch_ctx_truncate(reused, 5), LLORCH_OK);
 		assert_int_equal(llorch_ctx_eval(reused, seq + 5, 4, b, false), LLORCH_OK);
 		assert_memory_equal(a, b, (size_t)V * sizeof *a);
+		/* the context says which ids its cache holds, whichever path filled it */
+		assert_memory_equal(llorch_ctx_tokens(reused), seq, 9 * sizeof *seq);
+		assert_int_equal(llorch_ctx_truncate(reused, 7), LLORCH_OK);
+		assert_int_equal(llorch_ctx_eval_ref(reused, junk, 2, NULL, false), LLORCH_OK);
+		assert_memory_equal(llorch_ctx_tokens(reused) + 7, junk, 2 * sizeof *junk);
 
 		assert_int_equal(llorch_ctx_eval(other, seq, 5, NULL, false), LLORCH_OK);
 		assert_int_equal(llorch_ctx_eval(other, seq + 5, 4, c3, false), LLORCH_OK);
@@ -461,6 +468,7 @@ static void test_eval_batch(void **state)
 	assert_int_equal(llorch_ctx_eval_batch(cs, next, 3, lb), LLORCH_OK);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(llorch_ctx_n_past(cs[i]), 4 + i);
+		assert_int_equal(llorch_ctx_tokens(cs[i])[3 + i], next[i]);
 		assert_int_equal(llorch_ctx_truncate(single, 0), LLORCH_OK);
 		assert_int_equal(llorch_ctx_eval(single, seq + i, 3 + i, NULL, false), LLORCH_OK);
 		assert_int_equal(llorch_ctx_eval(single, next + i, 1, ls, false), LLORCH_OK);
