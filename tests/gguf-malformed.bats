@@ -6,7 +6,7 @@ bats_require_minimum_version 1.5.0
 
 setup() {
 	if ! command -v llorch-gguf >/dev/null 2>&1; then
-		skip "llorch-gguf is not built (cmd/llorch-gguf.c is not in this tree yet)"
+		skip "llorch-gguf is not built in $LLORCH_BUILD"
 	fi
 }
 
