@@ -33,6 +33,26 @@ static void linear(const pass *p, const llorch_weight *w, const float *X, float 
 		llorch_matmul(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out, p->nt);
 }
 
+/* linear() with wa, wb and wc (if not NULL) on the same X; one token's
+ * products share one pool run. */
+static void linear3(const pass *p, const float *X, const llorch_weight *wa, float *Ya,
+		const llorch_weight *wb, float *Yb, const llorch_weight *wc, float *Yc)
+{
+	if (p->nt > 1) {
+		linear(p, wa, X, Ya);
+		linear(p, wb, X, Yb);
+		if (wc)
+			linear(p, wc, X, Yc);
+		return;
+	}
+	llorch_matvec_part parts[3] = {
+		{wa->type, wa->data, Ya, wa->n_out},
+		{wb->type, wb->data, Yb, wb->n_out},
+		{wc ? wc->type : wa->type, wc ? wc->data : NULL, Yc, wc ? wc->n_out : 0},
+	};
+	llorch_matvec_parts(p->c->pool, X, wa->n_in, parts, wc ? 3 : 2);
+}
+
 static void add_bias_rows(const pass *p, float *Y, const float *b, int64_t n)
 {
 	if (!b)
@@ -149,9 +169,7 @@ static void qkv_llama(const pass *p, const llorch_layer *L)
 	const llorch_hparams *hp = &p->m->hp;
 	int64_t E = hp->n_embd, KV = p->m->kv_dim;
 
-	linear(p, &L->attn_q, c->xn, c->q);
-	linear(p, &L->attn_k, c->xn, c->k);
-	linear(p, &L->attn_v, c->xn, c->v);
+	linear3(p, c->xn, &L->attn_q, c->q, &L->attn_k, c->k, &L->attn_v, c->v);
 	add_bias_rows(p, c->q, L->attn_q_b, E);
 	add_bias_rows(p, c->k, L->attn_k_b, KV);
 	add_bias_rows(p, c->v, L->attn_v_b, KV);
@@ -203,8 +221,7 @@ static void ffn(const pass *p, const llorch_layer *L)
 		else
 			llorch_gelu(c->hb, p->nt * F);
 	} else {
-		linear(p, &L->ffn_gate, c->xn, c->hb);
-		linear(p, &L->ffn_up, c->xn, c->hb2);
+		linear3(p, c->xn, &L->ffn_gate, c->hb, &L->ffn_up, c->hb2, NULL, NULL);
 		llorch_silu_mul(c->hb, c->hb2, p->nt * F);
 	}
 	linear(p, &L->ffn_down, c->hb, c->att);

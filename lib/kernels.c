@@ -228,12 +228,8 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
  * busy machine) takes fewer grains instead of keeping the others waiting.
  * Each row is computed whole by one thread, so results do not depend on
  * which. */
-static void matvec_worker(void *arg, int ith, int nth)
+static void take_grains(matvec_job *j)
 {
-	matvec_job *j = arg;
-
-	(void)ith;
-	(void)nth;
 	for (;;) {
 		int64_t r0 = atomic_fetch_add_explicit(&j->next, j->grain, memory_order_relaxed);
 		if (r0 >= j->n_out)
@@ -242,26 +238,84 @@ static void matvec_worker(void *arg, int ith, int nth)
 	}
 }
 
-static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const float *x,
+static void matvec_worker(void *arg, int ith, int nth)
+{
+	(void)ith;
+	(void)nth;
+	take_grains(arg);
+}
+
+static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const float *x,
 		float *y, int64_t n_in, int64_t n_out, int64_t n_x)
 {
-	matvec_job j = {
+	*j = (matvec_job){
 		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
 		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = kt_bytes(kt, n_in),
 	};
-
 	/* About four grains per thread, at least 32 rows: each grain quantizes
 	 * x afresh, which must stay small beside its rows. */
+	j->grain = (n_out / (4 * nth) + LLORCH_ROWS - 1) / LLORCH_ROWS * LLORCH_ROWS;
+	if (j->grain < 32)
+		j->grain = 32;
+	atomic_init(&j->next, 0);
+}
+
+/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
+#define LLORCH_MATVEC_MIN_WORK 16384
+
+static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const float *x,
+		float *y, int64_t n_in, int64_t n_out, int64_t n_x)
+{
+	matvec_job j;
 	int nth = llorch_threadpool_size(pool);
-	j.grain = (n_out / (4 * nth) + LLORCH_ROWS - 1) / LLORCH_ROWS * LLORCH_ROWS;
-	if (j.grain < 32)
-		j.grain = 32;
-	atomic_init(&j.next, 0);
-	/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
-	if (n_in * n_out * n_x < 16384 || nth == 1)
+
+	matvec_job_init(&j, nth, kt, W, x, y, n_in, n_out, n_x);
+	if (n_in * n_out * n_x < LLORCH_MATVEC_MIN_WORK || nth == 1)
 		matvec_rows(&j, 0, n_out);
 	else
 		llorch_threadpool_run(pool, matvec_worker, &j);
+}
+
+/* Products sharing x in one pool run: each thread drains the parts in
+ * order, moving on to the next as soon as the current one has no grain
+ * left, so nobody waits between parts. */
+#define LLORCH_PARTS_MAX 4
+typedef struct {
+	matvec_job part[LLORCH_PARTS_MAX];
+	int n;
+} matvec_parts_job;
+
+static void parts_worker(void *arg, int ith, int nth)
+{
+	matvec_parts_job *pj = arg;
+
+	(void)ith;
+	(void)nth;
+	for (int i = 0; i < pj->n; i++)
+		take_grains(&pj->part[i]);
+}
+
+void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
+		const llorch_matvec_part *parts, int n_parts)
+{
+	int nth = llorch_threadpool_size(pool);
+
+	for (int first = 0; first < n_parts; first += LLORCH_PARTS_MAX) {
+		matvec_parts_job pj = {.n = 0};
+		int64_t work = 0;
+		for (int i = first; i < n_parts && pj.n < LLORCH_PARTS_MAX; i++) {
+			int kt = kernel_index(parts[i].type);
+			if (kt < 0 || parts[i].n_out <= 0)
+				continue;
+			matvec_job_init(&pj.part[pj.n++], nth, kt, parts[i].W, x, parts[i].y,
+					n_in, parts[i].n_out, 1);
+			work += n_in * parts[i].n_out;
+		}
+		if (work < LLORCH_MATVEC_MIN_WORK || nth == 1)
+			parts_worker(&pj, 0, 1);
+		else
+			llorch_threadpool_run(pool, parts_worker, &pj);
+	}
 }
 
 void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,

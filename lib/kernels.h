@@ -21,6 +21,20 @@ void llorch_matvec_ref(llorch_dtype t, const void *W, const float *x, float *y,
 void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const float *x, float *y, int64_t n_in, int64_t n_out);
 
+/* One of several products with the same x: y (n_out) = W (n_out, n_in) . x. */
+typedef struct {
+	llorch_dtype type;
+	const void *W;
+	float *y;
+	int64_t n_out;
+} llorch_matvec_part;
+
+/* llorch_matvec for each part, with the same results, in one pool run (per
+ * four parts) instead of one each: Llama's q, k and v, or its gate and up,
+ * cost one wake-up and one wait per token instead of three or two. */
+void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
+		const llorch_matvec_part *parts, int n_parts);
+
 /* Y (n_tok, n_out) = X (n_tok, n_in) . W^T: prompt processing as matrix-matrix
  * work (sgemm for F32, dequantised tiles or own kernels otherwise). */
 void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,

@@ -2,12 +2,17 @@
  * including this defines the vector type and operations first:
  *   VEC, VW (floats per vector), VZERO(), VLOADX(const float *),
  *   VFMA(a, b, acc), VHSUM(v) -> float
+ * and optionally VPREFETCH(const uint8_t *) for weights about to be read,
  * and passes LOADW(const uint8_t *) -> VEC and SCALAR(const uint8_t *) ->
  * float for the weight type to FLOAT_ROWS_KERNEL. */
 #ifndef LLORCH_KERNELS_ROWS_H
 #define LLORCH_KERNELS_ROWS_H
 
 #include "kernels_impl.h"
+
+#ifndef VPREFETCH
+#define VPREFETCH(p) ((void)(p))
+#endif
 
 #define FLOAT_ROWS_KERNEL(NAME, ELEM, LOADW, SCALAR)                                      \
 	static void NAME(const uint8_t *W, size_t rb, const void *xv, int64_t n, float *y, \
@@ -21,6 +26,8 @@
 			int64_t i = 0;                                                    \
 			for (; i + VW <= n; i += VW) {                                    \
 				VEC xx = VLOADX(x + i);                                   \
+				for (int k = 0; k < LLORCH_ROWS; k++)                     \
+					VPREFETCH(w[k] + ELEM * i);                       \
 				a0 = VFMA(LOADW(w[0] + ELEM * i), xx, a0);                \
 				a1 = VFMA(LOADW(w[1] + ELEM * i), xx, a1);                \
 				a2 = VFMA(LOADW(w[2] + ELEM * i), xx, a2);                \

@@ -251,6 +251,48 @@ static void test_matvec(void **state)
 	for_each_level(matvec_all);
 }
 
+/* llorch_matvec_parts gives each part exactly llorch_matvec's result: five
+ * parts of mixed types and sizes (more than one run's worth, one empty). */
+static void matvec_parts_all(llorch_threadpool *const *pools)
+{
+	enum { N_PARTS = 5 };
+	static const int64_t n_outs[N_PARTS] = {67, 0, 301, 5, 130};
+	const int64_t n_in = 768;
+	llorch_matvec_part parts[N_PARTS];
+	float *want[N_PARTS];
+	float *x = random_x(n_in);
+
+	for (int n = 0; n < 4; n++) {
+		for (int i = 0; i < N_PARTS; i++) {
+			llorch_dtype t = types[(size_t)(i + n) % (sizeof types / sizeof *types)];
+			size_t ny = (size_t)(n_outs[i] > 0 ? n_outs[i] : 1);
+			parts[i] = (llorch_matvec_part){t, random_weights(t, n_in, n_outs[i]),
+				malloc(ny * sizeof(float)), n_outs[i]};
+			want[i] = malloc(ny * sizeof(float));
+			assert_true(parts[i].y && want[i]);
+			for (int64_t r = 0; r < n_outs[i]; r++)
+				parts[i].y[r] = NAN;
+			llorch_matvec(pools[0], t, parts[i].W, x, want[i], n_in, n_outs[i]);
+		}
+		llorch_matvec_parts(pools[n], x, n_in, parts, N_PARTS);
+		for (int i = 0; i < N_PARTS; i++) {
+			for (int64_t r = 0; r < n_outs[i]; r++)
+				check_close("matvec_parts", parts[i].type, n + 1, n_in, r,
+						parts[i].y[r], want[i][r], 0);
+			free(want[i]);
+			free(parts[i].y);
+			free((void *)parts[i].W);
+		}
+	}
+	free(x);
+}
+
+static void test_matvec_parts(void **state)
+{
+	(void)state;
+	for_each_level(matvec_parts_all);
+}
+
 static void matmul_all(llorch_threadpool *const *pools)
 {
 	static const int64_t n_toks[] = {1, 2, 3, 4, 5, 8, 17, 67};
@@ -443,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_quantize_act_levels),
 		cmocka_unit_test(test_simd_level_names),
 		cmocka_unit_test(test_matvec),
+		cmocka_unit_test(test_matvec_parts),
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_few_long_rows),
 		cmocka_unit_test(test_attn_row),
