@@ -148,6 +148,9 @@ static void attn_worker(void *arg, int ith, int nth)
 	}
 }
 
+/* Multiply-adds of q . k below which attention runs on the calling thread. */
+#define ATTN_MIN_WORK (1 << 15)
+
 static void qkv_gpt2(const pass *p, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
@@ -200,7 +203,14 @@ static void attention(pass *p, int32_t l, const llorch_layer *L)
 				(size_t)KV * sizeof(float));
 	}
 	p->layer = l;
-	llorch_threadpool_run(c->pool, attn_worker, p);
+	/* Short contexts of small models: less work than a wake-up. */
+	int64_t attn_work = 0;
+	for (int32_t t = 0; t < p->nt; t++)
+		attn_work += (int64_t)(p->row_pos[t] + 1) * p->m->hp.n_head * p->m->hp.head_dim;
+	if (attn_work < ATTN_MIN_WORK)
+		attn_worker(p, 0, 1);
+	else
+		llorch_threadpool_run(c->pool, attn_worker, p);
 	/* the attention output goes to xn, whose normed input is spent */
 	linear(p, &L->attn_output, c->att, c->xn);
 	if (c->fault != LLORCH_FAULT_BIAS)

@@ -260,8 +260,10 @@ static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const
 	atomic_init(&j->next, 0);
 }
 
-/* Below a few thousand multiply-adds a wake-up costs more than it saves. */
-#define LLORCH_MATVEC_MIN_WORK 16384
+/* Below this many multiply-adds (a 512x512 matrix, a few microseconds from
+ * L2) waking the pool and waiting for it costs about as much as it saves;
+ * a tiny model's decode then runs on the calling thread alone. */
+#define LLORCH_MATVEC_MIN_WORK (1 << 18)
 
 static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const float *x,
 		float *y, int64_t n_in, int64_t n_out, int64_t n_x)
