@@ -64,7 +64,11 @@ static void stream_worker(void *arg, int ith, int nth)
 	size_t a = j->n * (size_t)ith / (size_t)nth, b = j->n * (size_t)(ith + 1) / (size_t)nth;
 	uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 
+	/* Prefetched as far ahead as the row kernels do (8 KiB): without it
+	 * this loop read less than f32 decode does, and the bound was low. */
 	for (size_t i = a; i + 4 <= b; i += 4) {
+		if (i % 8 == 0)
+			__builtin_prefetch(j->buf + i + 1024);
 		s0 ^= j->buf[i];
 		s1 ^= j->buf[i + 1];
 		s2 ^= j->buf[i + 2];
