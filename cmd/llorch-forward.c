@@ -189,9 +189,7 @@ static void parse_options(int argc, char **argv, options *o)
 				cli_usage("--slots: '%s' is not a number in [1, 64]", optarg);
 			break;
 		case OPT_MAX_LINE:
-			if (!cli_parse_u64(optarg, &o->max_line) || o->max_line < 16 ||
-					o->max_line > (1ull << 40))
-				cli_usage("--max-line: '%s' is not a number in [16, 2^40]", optarg);
+			o->max_line = cli_parse_max_line(optarg);
 			break;
 		case 'v':
 			o->verbose = true;

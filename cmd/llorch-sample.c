@@ -153,9 +153,7 @@ static void parse_options(int argc, char **argv, options *o)
 			o->keep_logits = true;
 			break;
 		case OPT_MAX_LINE:
-			if (!cli_parse_u64(optarg, &u) || u < 64 || u > (1ull << 34))
-				cli_usage("--max-line: expected 64..17179869184 bytes, got '%s'", optarg);
-			o->max_line = u;
+			o->max_line = cli_parse_max_line(optarg);
 			break;
 		case 'v':
 			o->verbose = true;

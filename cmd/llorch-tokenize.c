@@ -396,8 +396,6 @@ int main(int argc, char **argv)
 
 	cli_init("llorch-tokenize");
 	while ((c = getopt_long(argc, argv, "m:dPbBsp:rvhV", longopts, NULL)) != -1) {
-		long long v;
-
 		switch (c) {
 		case 'm': model = optarg; break;
 		case OPT_ENCODER: encoder = optarg; break;
@@ -410,9 +408,7 @@ int main(int argc, char **argv)
 		case 'p': o.prompt = optarg; break;
 		case 'r': o.raw = true; break;
 		case OPT_MAX_LINE:
-			if (!cli_parse_long(optarg, 1, (long long)(SIZE_MAX / 4), &v))
-				cli_usage("--max-line: not a positive byte count: %s", optarg);
-			o.max_line = (size_t)v;
+			o.max_line = cli_parse_max_line(optarg);
 			break;
 		case 'v': cli_set_verbose(true); break;
 		case 'h':

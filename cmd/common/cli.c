@@ -134,6 +134,15 @@ bool cli_parse_double(const char *s, double min, double max, double *out)
 	return true;
 }
 
+size_t cli_parse_max_line(const char *arg)
+{
+	long long v;
+
+	if (!cli_parse_long(arg, 1, 1ll << 40, &v))
+		cli_usage("--max-line: '%s' is not a byte count in [1, 2^40]", arg);
+	return (size_t)v;
+}
+
 const char *cli_getenv(const char *name, ...)
 {
 	va_list ap;

@@ -38,6 +38,10 @@ bool cli_parse_long(const char *s, long long min, long long max, long long *out)
 bool cli_parse_u64(const char *s, unsigned long long *out);
 bool cli_parse_double(const char *s, double min, double max, double *out);
 
+/* The argument of --max-line, the NDJSON line limit every filter tool takes:
+ * a byte count in [1, 2^40], else a usage error (exit 64). */
+size_t cli_parse_max_line(const char *arg);
+
 /* The value of the first set environment variable among names (NULL-ended). */
 const char *cli_getenv(const char *name, ...);
 
