@@ -424,6 +424,71 @@ static void matmul_worker(void *arg, int ith, int nth)
 	free(tile);
 }
 
+/* Quantized weights where the level has an integer GEMM: X is quantized to
+ * activation blocks once per call (as the decode kernels quantize x, split
+ * over the pool by tokens), then each thread runs qgemm_panel on panels of
+ * its rows. Every element of Y is computed the same way whatever the thread
+ * count. */
+typedef struct {
+	const matmul_job *j;
+	llorch_block_q8a *xq;   /* (n_tok, n_in / 32), quants biased by +128 */
+	int64_t nb;
+} qgemm_job;
+
+static void qgemm_quantize_worker(void *arg, int ith, int nth)
+{
+	const qgemm_job *q = arg;
+	const matmul_job *j = q->j;
+
+	for (int64_t t = j->n_tok * ith / nth; t < j->n_tok * (ith + 1) / nth; t++) {
+		llorch_block_q8a *xb = q->xq + t * q->nb;
+		j->ks->quantize_act(j->X + t * j->n_in, xb, j->n_in);
+		for (int64_t b = 0; b < q->nb; b++)
+			for (int i = 0; i < 32; i++)
+				xb[b].qs[i] = (int8_t)(uint8_t)((uint8_t)xb[b].qs[i] ^ 0x80u);
+	}
+}
+
+static void qgemm_worker(void *arg, int ith, int nth)
+{
+	const qgemm_job *q = arg;
+	const matmul_job *j = q->j;
+	int64_t r0, r1;
+	void *P;
+
+	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
+	if (r1 <= r0)
+		return;
+	P = aligned_alloc(64, (size_t)q->nb * LLORCH_QPANEL_BLOCK_BYTES);
+	if (!P) {
+		matmul_rows_by_token(j, r0, r1);
+		return;
+	}
+	for (int64_t r = r0; r < r1; r += LLORCH_PANEL)
+		j->ks->qgemm_panel(j->kt, j->W + (size_t)r * j->row_bytes, j->row_bytes,
+				r1 - r < LLORCH_PANEL ? (int)(r1 - r) : LLORCH_PANEL,
+				q->xq, j->n_tok, q->nb, P, j->Y + r, j->n_out);
+	free(P);
+}
+
+/* False (nothing done) when the level has no integer GEMM, the rows are too
+ * long for its 32-bit offsets, or memory is short: the float path runs. */
+static bool matmul_qgemm(llorch_threadpool *pool, const matmul_job *j)
+{
+	qgemm_job q = {.j = j, .nb = j->n_in / 32};
+
+	if (!is_quantized(j->kt) || !j->ks->qgemm_panel || q.nb <= 0 ||
+			j->row_bytes > (size_t)INT32_MAX / LLORCH_PANEL)
+		return false;
+	q.xq = malloc((size_t)j->n_tok * (size_t)q.nb * sizeof *q.xq);
+	if (!q.xq)
+		return false;
+	llorch_threadpool_run(pool, qgemm_quantize_worker, &q);
+	llorch_threadpool_run(pool, qgemm_worker, &q);
+	free(q.xq);
+	return true;
+}
+
 void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok)
 {
@@ -443,6 +508,8 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		matvec_multi(pool, kt, W, X, Y, n_in, n_out, n_tok);
 		return;
 	}
+	if (matmul_qgemm(pool, &j))
+		return;
 	llorch_threadpool_run(pool, matmul_worker, &j);
 }
 

@@ -284,6 +284,7 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
+	.qgemm_panel = llorch_qgemm_panel_avx512,
 	.attn_row = llorch_attn_row_avx512,
 	.gelu = llorch_gelu_avx512,
 	.silu_mul = llorch_silu_mul_avx512,

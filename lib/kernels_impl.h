@@ -45,6 +45,15 @@ typedef struct {
 	 * X (n_tok, K) . P with P a panel of 32 weight rows packed as (K, 32). */
 	void (*gemm_panel)(const float *X, int64_t n_tok, int64_t K, const float *P,
 			int n_cols, float *Y, int64_t ldy);
+	/* Optional (else gemm_panel on dequantized weights), for Q8_0 and Q4_0:
+	 * Y (n_tok, n_cols <= 32; rows ldy apart) = X . W^T over n_cols rows
+	 * of W (type kt, rows row_bytes apart, row_bytes * 32 < 2^31), X given
+	 * as n_tok rows of nb activation blocks whose quants are stored biased
+	 * by +128 (read as unsigned bytes); scratch: 64-byte aligned,
+	 * nb * LLORCH_QPANEL_BLOCK_BYTES. */
+	void (*qgemm_panel)(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
+			const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
+			float *Y, int64_t ldy);
 	/* llorch_attn_row at this level */
 	void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride,
 			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
@@ -63,6 +72,12 @@ void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int6
 
 #define LLORCH_PANEL 32
 
+/* A 32-row panel of quantized weights packed for qgemm_panel, per block. */
+#define LLORCH_QPANEL_BLOCK_BYTES 1280
+
+void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
+		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
+		float *Y, int64_t ldy);
 void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,
 		int n_cols, float *Y, int64_t ldy);
 

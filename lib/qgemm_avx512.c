@@ -1,0 +1,142 @@
+/* Integer GEMM for prompts with Q8_0 and Q4_0 weights (AVX-512 VNNI):
+ * Y (n_tok, 32-column panel) = X . W^T with X quantized to 8 bits per
+ * 32-block as the decode kernels do, so a prompt and its tokens decoded one
+ * by one meet the same activations. One vpdpbusd multiplies and adds 64
+ * u8 x s8 pairs, four times the multiply-adds of an FP32 FMA.
+ *
+ * Panel layout (packed once per 32 weight rows, used by every token): per
+ * block of 32 k values, eight groups of four k, each two vectors of 16
+ * columns x 4 bytes, so that one broadcast of four activation bytes serves
+ * 16 columns; then per 16 columns the int32 offset correction and the fp16
+ * weight scales as floats.
+ *
+ * vpdpbusd multiplies unsigned by signed bytes. The activations are the
+ * unsigned side, biased by +128 (kernels.c stores them so); the weights stay
+ * signed (Q4_0 nibbles minus 8), and each column's integer accumulator
+ * starts at -128 * sum(w) over the block, so that it ends at the exact dot
+ * product sum(w * x). Per block and token: y += (dw * dx) * float(dot). */
+#include <immintrin.h>
+
+#include "kernels_impl.h"
+
+#define NG 8                                  /* groups of 4 k in a block */
+#define OFF_SEED (2 * NG * 64)                /* int32 x 32 corrections */
+#define OFF_SCALE (OFF_SEED + 2 * 64)         /* float x 32 weight scales */
+_Static_assert(OFF_SCALE + 2 * 64 == LLORCH_QPANEL_BLOCK_BYTES, "panel block layout");
+
+#define MR 6
+
+/* The packed weights of rows row[0..15] for block b; rows are byte offsets
+ * from W (rows past the panel's end repeat its first). */
+__attribute__((target("avx512vnni")))
+static inline void pack_block16(int kt, const uint8_t *W, __m512i row, int64_t b, uint8_t *dst)
+{
+	const bool q4 = kt == LLORCH_KT_Q4_0;
+	const int bs = q4 ? (int)sizeof(llorch_block_q4_0) : (int)sizeof(llorch_block_q8_0);
+	__m512i blk = _mm512_add_epi32(row, _mm512_set1_epi32((int)(b * bs)));
+	__m512i sum = _mm512_setzero_si512();
+
+	for (int g = 0; g < NG; g++) {
+		__m512i w;
+		if (q4) {
+			w = _mm512_i32gather_epi32(_mm512_add_epi32(blk, _mm512_set1_epi32(2 + 4 * (g % 4))),
+					(const void *)W, 1);
+			if (g >= 4)
+				w = _mm512_srli_epi32(w, 4);
+			w = _mm512_sub_epi8(_mm512_and_si512(w, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(8));
+		} else {
+			w = _mm512_i32gather_epi32(_mm512_add_epi32(blk, _mm512_set1_epi32(2 + 4 * g)),
+					(const void *)W, 1);
+		}
+		_mm512_store_si512((void *)(dst + 128 * g), w);
+		sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8((char)0x80), w);
+	}
+	_mm512_store_si512((void *)(dst + OFF_SEED), _mm512_sub_epi32(_mm512_setzero_si512(), sum));
+	/* the fp16 scale is the low half of the block's first four bytes */
+	__m512i d = _mm512_i32gather_epi32(blk, (const void *)W, 1);
+	_mm512_store_ps((void *)(dst + OFF_SCALE), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d)));
+}
+
+/* Rows mr tokens of Y for the packed panel P; mr is a constant after
+ * inlining. X rows are nb blocks apart. */
+__attribute__((target("avx512vnni")))
+static inline __attribute__((always_inline)) void tile(int mr, const llorch_block_q8a *X,
+		int64_t nb, const uint8_t *P, float *Y, int64_t ldy, __mmask16 m0, __mmask16 m1)
+{
+	__m512 c0[MR], c1[MR];
+
+#pragma GCC unroll 6
+	for (int m = 0; m < mr; m++) {
+		c0[m] = _mm512_setzero_ps();
+		c1[m] = _mm512_setzero_ps();
+	}
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *p = P + (size_t)b * LLORCH_QPANEL_BLOCK_BYTES;
+		__m512i i0[MR], i1[MR];
+		__m512i s0 = _mm512_load_si512((const void *)(p + OFF_SEED));
+		__m512i s1 = _mm512_load_si512((const void *)(p + OFF_SEED + 64));
+#pragma GCC unroll 6
+		for (int m = 0; m < mr; m++) {
+			i0[m] = s0;
+			i1[m] = s1;
+		}
+#pragma GCC unroll 8
+		for (int g = 0; g < NG; g++) {
+			__m512i w0 = _mm512_load_si512((const void *)(p + 128 * g));
+			__m512i w1 = _mm512_load_si512((const void *)(p + 128 * g + 64));
+#pragma GCC unroll 6
+			for (int m = 0; m < mr; m++) {
+				int32_t xv;
+				memcpy(&xv, X[m * nb + b].qs + 4 * g, sizeof xv);
+				__m512i x = _mm512_set1_epi32(xv);
+				i0[m] = _mm512_dpbusd_epi32(i0[m], x, w0);
+				i1[m] = _mm512_dpbusd_epi32(i1[m], x, w1);
+			}
+		}
+		__m512 d0 = _mm512_load_ps((const void *)(p + OFF_SCALE));
+		__m512 d1 = _mm512_load_ps((const void *)(p + OFF_SCALE + 64));
+#pragma GCC unroll 6
+		for (int m = 0; m < mr; m++) {
+			__m512 dx = _mm512_set1_ps(X[m * nb + b].d);
+			c0[m] = _mm512_fmadd_ps(_mm512_mul_ps(d0, dx), _mm512_cvtepi32_ps(i0[m]), c0[m]);
+			c1[m] = _mm512_fmadd_ps(_mm512_mul_ps(d1, dx), _mm512_cvtepi32_ps(i1[m]), c1[m]);
+		}
+	}
+#pragma GCC unroll 6
+	for (int m = 0; m < mr; m++) {
+		_mm512_mask_storeu_ps(Y + m * ldy, m0, c0[m]);
+		_mm512_mask_storeu_ps(Y + m * ldy + 16, m1, c1[m]);
+	}
+}
+
+__attribute__((target("avx512vnni")))
+void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
+		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
+		float *Y, int64_t ldy)
+{
+	uint8_t *P = scratch;
+	__mmask16 m0 = (__mmask16)(n_cols >= 16 ? 0xffff : (1u << n_cols) - 1);
+	__mmask16 m1 = (__mmask16)(n_cols >= 32 ? 0xffff : n_cols <= 16 ? 0 : (1u << (n_cols - 16)) - 1);
+	int32_t off[LLORCH_PANEL];
+	int64_t t = 0;
+
+	for (int c = 0; c < LLORCH_PANEL; c++)
+		off[c] = c < n_cols ? (int32_t)((size_t)c * row_bytes) : 0;
+	__m512i row0 = _mm512_loadu_si512((const void *)off);
+	__m512i row1 = _mm512_loadu_si512((const void *)(off + 16));
+	for (int64_t b = 0; b < nb; b++) {
+		uint8_t *dst = P + (size_t)b * LLORCH_QPANEL_BLOCK_BYTES;
+		pack_block16(kt, W, row0, b, dst);
+		pack_block16(kt, W, row1, b, dst + 64);
+	}
+	for (; t + MR <= n_tok; t += MR)
+		tile(MR, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1);
+	switch (n_tok - t) {
+	case 5: tile(5, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
+	case 4: tile(4, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
+	case 3: tile(3, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
+	case 2: tile(2, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
+	case 1: tile(1, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
+	default: break;
+	}
+}
