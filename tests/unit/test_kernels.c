@@ -326,6 +326,109 @@ static void test_matmul(void **state)
 	for_each_level(matmul_all);
 }
 
+/* sum(w * q) over block b of row `row` (type t) and activation quants q:
+ * the exact integer dot product of the quantized operands. */
+static int32_t block_dot(llorch_dtype t, const uint8_t *row, int64_t b, const int8_t *q)
+{
+	int32_t dot = 0;
+
+	for (int i = 0; i < 32; i++) {
+		int w;
+		if (t == LLORCH_DT_Q8_0) {
+			w = ((const llorch_block_q8_0 *)(const void *)row)[b].qs[i];
+		} else {
+			uint8_t byte = ((const llorch_block_q4_0 *)(const void *)row)[b].qs[i % 16];
+			w = (i < 16 ? byte & 0x0f : byte >> 4) - 8;
+		}
+		dot += w * q[i];
+	}
+	return dot;
+}
+
+static uint16_t block_scale(llorch_dtype t, const uint8_t *row, int64_t b)
+{
+	return t == LLORCH_DT_Q8_0 ? ((const llorch_block_q8_0 *)(const void *)row)[b].d
+			: ((const llorch_block_q4_0 *)(const void *)row)[b].d;
+}
+
+/* The integer prompt GEMM: every element against the sum over blocks of
+ * dw * dx * (exact integer dot) with x quantized as the decode kernels do,
+ * within the float rounding of that sum alone (far below the quantization
+ * bound check_matmul allows); bit-identical with 1..4 threads. */
+static void check_matmul_int8(llorch_dtype t, int64_t n_in, int64_t n_out, int64_t n_tok,
+		llorch_threadpool *const *pools)
+{
+	int64_t nb = n_in / 32;
+	size_t rb = row_bytes(t, n_in), ny = (size_t)(n_out * n_tok);
+	uint8_t *W = random_weights(t, n_in, n_out);
+	float *X = random_x(n_in * n_tok);
+	float *Y[4];
+	llorch_block_q8a *xq = malloc((size_t)nb * sizeof *xq);
+
+	assert_non_null(xq);
+	memset(X + n_in, 0, 32 * sizeof *X);    /* token 1, block 0: d = 0 */
+	X[3 * n_in + 5] = 1e30f;                /* token 3: one huge value */
+	for (int n = 0; n < 4; n++) {
+		Y[n] = malloc(ny * sizeof *Y[n]);
+		assert_non_null(Y[n]);
+		for (size_t i = 0; i < ny; i++)
+			Y[n][i] = NAN;
+		llorch_matmul(pools[n], t, W, X, Y[n], n_in, n_out, n_tok);
+		if (n > 0)
+			assert_memory_equal(Y[n], Y[0], ny * sizeof *Y[n]);
+	}
+	for (int64_t k = 0; k < n_tok; k++) {
+		llorch_quantize_act_scalar(X + k * n_in, xq, n_in);
+		for (int64_t r = 0; r < n_out; r++) {
+			const uint8_t *row = W + rb * (size_t)r;
+			double want = 0, mag = 0;
+			for (int64_t b = 0; b < nb; b++) {
+				double term = (double)llorch_kh_fp16(block_scale(t, row, b)) * xq[b].d *
+					block_dot(t, row, b, xq[b].qs);
+				want += term;
+				mag += fabs(term);
+			}
+			check_close("int8 matmul", t, 4, n_in, r, Y[0][k * n_out + r], (float)want,
+					mag * (double)(nb + 3) * 1.2e-7 + 1e-30);
+		}
+	}
+	for (int n = 0; n < 4; n++)
+		free(Y[n]);
+	free(xq);
+	free(X);
+	free(W);
+}
+
+/* Shapes that cut the 32-row panel and the 6-token tile, odd block counts,
+ * a thread with no panel (67 rows on 4 threads). Only where the level has
+ * the integer GEMM (AVX-512 VNNI). */
+static void test_matmul_int8(void **state)
+{
+	static const int64_t n_ins[] = {32, 96, 768, 2144};
+	static const int64_t n_outs[] = {1, 17, 32, 67, 131};
+	static const int64_t n_toks[] = {9, 13, 67};
+	const char *now = llorch_simd_level();
+	llorch_threadpool *pools[4];
+
+	(void)state;
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (!llorch_simd_set("avx512") || !__builtin_cpu_supports("avx512vnni"))
+		skip();
+#else
+	skip();
+#endif
+	for (int n = 1; n <= 4; n++)
+		assert_int_equal(llorch_threadpool_new(n, &pools[n - 1]), LLORCH_OK);
+	for (int ti = 3; ti < 5; ti++)
+		for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++)
+			for (size_t b = 0; b < sizeof n_outs / sizeof *n_outs; b++)
+				check_matmul_int8(types[ti], n_ins[a], n_outs[b],
+						n_toks[(a + b) % (sizeof n_toks / sizeof *n_toks)], pools);
+	for (int n = 1; n <= 4; n++)
+		llorch_threadpool_free(pools[n - 1]);
+	assert_true(llorch_simd_set(now));
+}
+
 /* Attention rows against the double-precision reference: the result is a
  * weighted mean of v, so its error is bounded by the probabilities' relative
  * error (exp to 1e-6, float sums over n_kv terms) times max |v|. */
@@ -488,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_matvec_parts),
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_few_long_rows),
+		cmocka_unit_test(test_matmul_int8),
 		cmocka_unit_test(test_attn_row),
 		cmocka_unit_test(test_activations),
 	};
