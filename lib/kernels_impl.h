@@ -46,7 +46,7 @@ typedef struct {
 	void (*gemm_panel)(const float *X, int64_t n_tok, int64_t K, const float *P,
 			int n_cols, float *Y, int64_t ldy);
 	/* Optional (else gemm_panel on dequantized weights), for Q8_0 and Q4_0:
-	 * Y (n_tok, n_cols <= 32; rows ldy apart) = X . W^T over n_cols rows
+	 * Y (n_tok >= LLORCH_QGEMM_MIN_TOK, n_cols <= 32; rows ldy apart) = X . W^T over n_cols rows
 	 * of W (type kt, rows row_bytes apart, row_bytes * 32 < 2^31), X given
 	 * as n_tok rows of nb activation blocks whose quants are stored biased
 	 * by +128 (read as unsigned bytes); scratch: 64-byte aligned,
@@ -74,6 +74,7 @@ void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int6
 
 /* A 32-row panel of quantized weights packed for qgemm_panel, per block. */
 #define LLORCH_QPANEL_BLOCK_BYTES 1280
+#define LLORCH_QGEMM_MIN_TOK 6
 
 void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
 		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,

@@ -24,7 +24,8 @@
 #define OFF_SCALE (OFF_SEED + 2 * 64)         /* float x 32 weight scales */
 _Static_assert(OFF_SCALE + 2 * 64 == LLORCH_QPANEL_BLOCK_BYTES, "panel block layout");
 
-#define MR 6
+/* Tokens per register tile; qgemm_panel needs at least this many. */
+#define MR LLORCH_QGEMM_MIN_TOK
 
 /* The packed weights of rows row[0..15] for block b; rows are byte offsets
  * from W (rows past the panel's end repeat its first). */
@@ -57,16 +58,16 @@ static inline void pack_block16(int kt, const uint8_t *W, __m512i row, int64_t b
 	_mm512_store_ps((void *)(dst + OFF_SCALE), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d)));
 }
 
-/* Rows mr tokens of Y for the packed panel P; mr is a constant after
- * inlining. X rows are nb blocks apart. */
+/* MR rows (tokens) of Y for the packed panel P; X rows are nb blocks
+ * apart. */
 __attribute__((target("avx512vnni")))
-static inline __attribute__((always_inline)) void tile(int mr, const llorch_block_q8a *X,
+static inline __attribute__((always_inline)) void tile(const llorch_block_q8a *X,
 		int64_t nb, const uint8_t *P, float *Y, int64_t ldy, __mmask16 m0, __mmask16 m1)
 {
 	__m512 c0[MR], c1[MR];
 
 #pragma GCC unroll 6
-	for (int m = 0; m < mr; m++) {
+	for (int m = 0; m < MR; m++) {
 		c0[m] = _mm512_setzero_ps();
 		c1[m] = _mm512_setzero_ps();
 	}
@@ -76,7 +77,7 @@ static inline __attribute__((always_inline)) void tile(int mr, const llorch_bloc
 		__m512i s0 = _mm512_load_si512((const void *)(p + OFF_SEED));
 		__m512i s1 = _mm512_load_si512((const void *)(p + OFF_SEED + 64));
 #pragma GCC unroll 6
-		for (int m = 0; m < mr; m++) {
+		for (int m = 0; m < MR; m++) {
 			i0[m] = s0;
 			i1[m] = s1;
 		}
@@ -85,7 +86,7 @@ static inline __attribute__((always_inline)) void tile(int mr, const llorch_bloc
 			__m512i w0 = _mm512_load_si512((const void *)(p + 128 * g));
 			__m512i w1 = _mm512_load_si512((const void *)(p + 128 * g + 64));
 #pragma GCC unroll 6
-			for (int m = 0; m < mr; m++) {
+			for (int m = 0; m < MR; m++) {
 				int32_t xv;
 				memcpy(&xv, X[m * nb + b].qs + 4 * g, sizeof xv);
 				__m512i x = _mm512_set1_epi32(xv);
@@ -96,14 +97,14 @@ static inline __attribute__((always_inline)) void tile(int mr, const llorch_bloc
 		__m512 d0 = _mm512_load_ps((const void *)(p + OFF_SCALE));
 		__m512 d1 = _mm512_load_ps((const void *)(p + OFF_SCALE + 64));
 #pragma GCC unroll 6
-		for (int m = 0; m < mr; m++) {
+		for (int m = 0; m < MR; m++) {
 			__m512 dx = _mm512_set1_ps(X[m * nb + b].d);
 			c0[m] = _mm512_fmadd_ps(_mm512_mul_ps(d0, dx), _mm512_cvtepi32_ps(i0[m]), c0[m]);
 			c1[m] = _mm512_fmadd_ps(_mm512_mul_ps(d1, dx), _mm512_cvtepi32_ps(i1[m]), c1[m]);
 		}
 	}
 #pragma GCC unroll 6
-	for (int m = 0; m < mr; m++) {
+	for (int m = 0; m < MR; m++) {
 		_mm512_mask_storeu_ps(Y + m * ldy, m0, c0[m]);
 		_mm512_mask_storeu_ps(Y + m * ldy + 16, m1, c1[m]);
 	}
@@ -115,10 +116,8 @@ void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n
 		float *Y, int64_t ldy)
 {
 	uint8_t *P = scratch;
-	__mmask16 m0 = (__mmask16)(n_cols >= 16 ? 0xffff : (1u << n_cols) - 1);
-	__mmask16 m1 = (__mmask16)(n_cols >= 32 ? 0xffff : n_cols <= 16 ? 0 : (1u << (n_cols - 16)) - 1);
+	uint32_t cols = (uint32_t)((1ull << n_cols) - 1);
 	int32_t off[LLORCH_PANEL];
-	int64_t t = 0;
 
 	for (int c = 0; c < LLORCH_PANEL; c++)
 		off[c] = c < n_cols ? (int32_t)((size_t)c * row_bytes) : 0;
@@ -129,14 +128,10 @@ void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n
 		pack_block16(kt, W, row0, b, dst);
 		pack_block16(kt, W, row1, b, dst + 64);
 	}
-	for (; t + MR <= n_tok; t += MR)
-		tile(MR, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1);
-	switch (n_tok - t) {
-	case 5: tile(5, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
-	case 4: tile(4, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
-	case 3: tile(3, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
-	case 2: tile(2, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
-	case 1: tile(1, X + t * nb, nb, P, Y + t * ldy, ldy, m0, m1); break;
-	default: break;
+	/* The last tile ends at the last token, overlapping the one before:
+	 * its rows are recomputed to the same values, and no tile is short. */
+	for (int64_t t = 0; t < n_tok; t += MR) {
+		int64_t t0 = t + MR <= n_tok ? t : n_tok - MR;
+		tile(X + t0 * nb, nb, P, Y + t0 * ldy, ldy, (__mmask16)cols, (__mmask16)(cols >> 16));
 	}
 }
