@@ -11,7 +11,18 @@
  *       step), batched decode tokens/s (-b contexts stepped together with
  *       llorch_ctx_eval_batch), cold-start ms to first token (model load,
  *       context, 16-token prompt), peak RSS; medians of -r runs. Tokens are
- *       pseudo-random ids from a fixed seed. */
+ *       pseudo-random ids from a fixed seed.
+ *   bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n 128] [-T 0] [-k 0]
+ *             [-s 1] [-r 3] [-o TEXT_FILE]
+ *       the in-process generation loop (llorch_generate, as llorch-serve runs
+ *       it): per run {"run":0,"tokens":128,"tok_s":...,"first_token_ms":...,
+ *       "stop":"MAX_TOKENS"}; tok_s is (tokens - 1) over the time from the
+ *       first sampled token to the last. -o writes the last run's text.
+ *   bench depth -m MODEL.gguf [-t THREADS] [-d 0,128,256,512,1024] [-n 32]
+ *       [-r 3]
+ *       decode tokens/s with DEPTH positions already in the KV cache:
+ *       {"depth":128,"n_gen":32,"tg_tok_s":...} per depth (lowered to fit
+ *       the model's context). */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
@@ -19,14 +30,13 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "llorch.h"
+#include "bench.h"
 #include "kernels.h"
 #include "threadpool.h"
 
-#define MAX_RUNS 15
 #define MAX_BATCH 16
 
-static void die(const char *what)
+_Noreturn void die(const char *what)
 {
 	fprintf(stderr, "bench: %s: %s\n", what, llorch_last_error());
 	exit(1);
@@ -39,13 +49,13 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, int n)
+double median(double *v, int n)
 {
 	qsort(v, (size_t)n, sizeof *v, cmp_double);
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static double seconds(void)
+double seconds(void)
 {
 	return (double)llorch_now_ns() * 1e-9;
 }
@@ -109,7 +119,7 @@ static int run_stream(int threads)
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
-static int32_t random_token(int32_t n_vocab)
+int32_t random_token(int32_t n_vocab)
 {
 	rng ^= rng >> 12;
 	rng ^= rng << 25;
@@ -244,26 +254,37 @@ static int usage(void)
 {
 	fputs("usage: bench stream [-t THREADS]\n"
 	      "       bench model -m MODEL.gguf [-t THREADS] [-p N_PROMPT] [-n N_GEN]"
-	      " [-b BATCH] [-r RUNS]\n", stderr);
+	      " [-b BATCH] [-r RUNS]\n"
+	      "       bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n N_GEN] [-T TEMP]"
+	      " [-k TOP_K] [-s SEED] [-r RUNS] [-o TEXT_FILE]\n"
+	      "       bench depth -m MODEL.gguf [-t THREADS] [-d DEPTH,...] [-n N_GEN] [-r RUNS]\n",
+	      stderr);
 	return 64;
 }
 
 int main(int argc, char **argv)
 {
 	model_opts o = {.threads = 0, .n_prompt = 512, .n_gen = 128, .n_batch = 4, .runs = 3};
+	gen_opts g = {.depths = "0,128,256,512,1024", .n_gen = -1, .seed = 1};
 	int opt;
 
 	if (argc < 2)
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:")) != -1) {
 		switch (opt) {
 		case 'm': o.path = optarg; break;
 		case 't': o.threads = atoi(optarg); break;
 		case 'p': o.n_prompt = atoi(optarg); break;
-		case 'n': o.n_gen = atoi(optarg); break;
+		case 'n': o.n_gen = g.n_gen = atoi(optarg); break;
 		case 'b': o.n_batch = atoi(optarg); break;
 		case 'r': o.runs = atoi(optarg); break;
+		case 'P': g.prompt = optarg; break;
+		case 'o': g.text_out = optarg; break;
+		case 'd': g.depths = optarg; break;
+		case 'T': g.temperature = atof(optarg); break;
+		case 'k': g.top_k = atoi(optarg); break;
+		case 's': g.seed = strtoull(optarg, NULL, 10); break;
 		default: return usage();
 		}
 	}
@@ -271,8 +292,25 @@ int main(int argc, char **argv)
 		o.threads = llorch_ncpu();
 	if (strcmp(argv[1], "stream") == 0)
 		return run_stream(o.threads);
-	if (strcmp(argv[1], "model") != 0 || !o.path || o.n_prompt < 1 || o.n_gen < 1 ||
-	    o.n_batch < 1 || o.n_batch > MAX_BATCH || o.runs < 1 || o.runs > MAX_RUNS)
+	if (!o.path || o.runs < 1 || o.runs > MAX_RUNS)
+		return usage();
+	g.model = o.path;
+	g.threads = o.threads;
+	g.runs = o.runs;
+	if (strcmp(argv[1], "gen") == 0) {
+		if (g.n_gen < 0)
+			g.n_gen = 128;
+		if (!g.prompt || g.n_gen < 1 || g.top_k < 0 || g.temperature < 0)
+			return usage();
+		return run_gen(&g);
+	}
+	if (strcmp(argv[1], "depth") == 0) {
+		if (g.n_gen < 0)
+			g.n_gen = 32;
+		return g.n_gen < 1 ? usage() : run_depth(&g);
+	}
+	if (strcmp(argv[1], "model") != 0 || o.n_prompt < 1 || o.n_gen < 1 ||
+	    o.n_batch < 1 || o.n_batch > MAX_BATCH)
 		return usage();
 	return run_model(&o);
 }

@@ -1,0 +1,156 @@
+#!/bin/sh
+# What llorch's two out-of-process paths cost against the in-process
+# generation loop, on one model, for the same prompt, sampler, seed, thread
+# count and number of tokens (part of `make bench`; issue 7's targets: the
+# HTTP/SSE path within 3%, the three-tool pipeline within 10%):
+#
+#   in-process  `bench gen`: llorch_generate, as llorch-serve runs a job
+#   HTTP/SSE    llorch-serve --port 0, POST /execute with curl -N; the server
+#               is started once and answers every run
+#   pipeline    llorch-tokenize | llorch-forward | llorch-sample, the loop
+#               closed through a FIFO (examples/pipeline/generate.sh), once
+#               per logits encoding of llorch-forward: "top" (-k TOP_K: the
+#               TOP_K largest, exact for top-k sampling), "base64" (all of
+#               them, exact for every sampler), "json" (all, as text)
+#
+# tok/s is (tokens - 1) over the time from the first generated token to the
+# last, as the consumer receives them (the bench driver's callback, curl's
+# stream read by tests/bench/stamp.pl, llorch-sample's lines read by it): the
+# steady decode rate, without model loading, connection set-up or the prompt.
+# Runs alternate between the paths (A B C A B C ...); medians are printed,
+# each path's overhead = 1 - its tok/s / in-process tok/s, and whether its
+# text equals the in-process text.
+#
+#   tests/bench/overhead.sh BUILD_DIR MODEL.gguf
+#
+# Environment: LLORCH_BENCH_THREADS (default: the cores available),
+# LLORCH_BENCH_OVERHEAD_RUNS (runs per path, median; default 5),
+# LLORCH_BENCH_OVERHEAD_TOKENS (default 128), LLORCH_BENCH_OVERHEAD_ENCODINGS
+# (default "top base64"; json is slow), LLORCH_BENCH_OVERHEAD_PATHS (default
+# "http pipeline"). The sampler is temperature 0.8, top-k 40, seed 1.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -eq 2 ] || { echo "usage: tests/bench/overhead.sh BUILD_DIR MODEL.gguf" >&2; exit 64; }
+build=$(cd "$1" && pwd)
+model=$2
+threads=${LLORCH_BENCH_THREADS:-$(nproc)}
+runs=${LLORCH_BENCH_OVERHEAD_RUNS:-5}
+n_tokens=${LLORCH_BENCH_OVERHEAD_TOKENS:-128}
+encodings=${LLORCH_BENCH_OVERHEAD_ENCODINGS:-top base64}
+paths=${LLORCH_BENCH_OVERHEAD_PATHS:-http pipeline}
+prompt='Once upon a time'
+temperature=0.8 top_k=40 seed=1
+bin=$build/bin
+
+for f in "$build/tests/bench" "$bin/llorch-serve" "$bin/llorch-tokenize" "$bin/llorch-forward" "$bin/llorch-sample"; do
+	[ -x "$f" ] || { echo "overhead: $f is missing (make all $build/tests/bench)" >&2; exit 69; }
+done
+[ -r "$model" ] || { echo "overhead: $model: no such model" >&2; exit 66; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/llorch-overhead.XXXXXX")
+server=
+cleanup() {
+	if [ -n "$server" ]; then
+		kill "$server" 2>/dev/null || :
+		wait "$server" 2>/dev/null || :
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# in-process: one bench driver run; prints "TOKENS TOK_S"
+run_inproc() {
+	"$build/tests/bench" gen -m "$model" -t "$threads" -P "$prompt" -n "$n_tokens" \
+		-T "$temperature" -k "$top_k" -s "$seed" -r 1 -o "$tmp/text.inproc" |
+		perl -ne 'printf "%d %s\n", $1, $2 if /"tokens":(\d+),"tok_s":([\d.]+)/'
+}
+
+start_server() {
+	mkfifo "$tmp/ready"
+	"$bin/llorch-serve" -m "$model" --port 0 -t "$threads" --log-level warn \
+		>"$tmp/ready" 2>"$tmp/serve.log" &
+	server=$!
+	port=$(perl -ne 'if (/"event":"ready".*"port":(\d+)/) { print $1; exit }' "$tmp/ready")
+	if [ -z "$port" ]; then
+		echo "overhead: llorch-serve did not get ready:" >&2
+		cat "$tmp/serve.log" >&2
+		exit 69
+	fi
+	printf '{"job_id":"bench","prompt":"%s","max_tokens":%d,"temperature":%s,"top_k":%d,"seed":%d}' \
+		"$prompt" "$n_tokens" "$temperature" "$top_k" "$seed" >"$tmp/request.json"
+}
+
+run_http() {
+	curl -sSN --fail -H 'Content-Type: application/json' --data-binary "@$tmp/request.json" \
+		"http://127.0.0.1:$port/execute" | perl "$here/stamp.pl" sse "$tmp/text.http"
+}
+
+# pipeline ENCODING
+run_pipeline() {
+	case $1 in
+	top) enc="-k $top_k" ;;
+	base64) enc="-l base64" ;;
+	json) enc="-l json" ;;
+	*) echo "overhead: unknown encoding $1 (top, base64, json)" >&2; exit 64 ;;
+	esac
+	rm -f "$tmp/loop"
+	mkfifo "$tmp/loop"
+	# shellcheck disable=SC2086 # enc is an option and its value
+	{ cat "$tmp/first"; cat "$tmp/loop"; } |
+		"$bin/llorch-forward" -m "$model" -t "$threads" $enc |
+		"$bin/llorch-sample" -m "$model" -n "$n_tokens" -T "$temperature" -k "$top_k" -s "$seed" |
+		perl "$here/stamp.pl" loop "$tmp/loop" "$tmp/text.pipe-$1"
+}
+
+labels=inproc
+case " $paths " in *" http "*) start_server; labels="$labels http" ;; esac
+case " $paths " in
+*" pipeline "*)
+	printf '{"text":"%s"}\n' "$prompt" | "$bin/llorch-tokenize" -m "$model" >"$tmp/first"
+	for e in $encodings; do labels="$labels pipe-$e"; done
+	;;
+esac
+
+i=0
+while [ "$i" -lt "$runs" ]; do
+	for l in $labels; do
+		case $l in
+		inproc) run_inproc ;;
+		http) run_http ;;
+		pipe-*) run_pipeline "${l#pipe-}" ;;
+		esac >>"$tmp/runs.$l"
+	done
+	i=$((i + 1))
+done
+
+echo "# overheads: $(basename "$model"), $n_tokens tokens after \"$prompt\", temperature $temperature, top-k $top_k, seed $seed, $threads threads; medians of $runs runs"
+echo "# tok/s: (tokens - 1) / time from the first token to the last as its consumer receives them"
+printf '| %-36s | %6s | %8s | %8s | %6s | %-9s |\n' path tokens 'tok/s' overhead target text
+base=
+for l in $labels; do
+	case $l in
+	inproc) name='in-process (llorch_generate)' target=- ;;
+	http) name='HTTP/SSE (llorch-serve, curl -N)' target='3%' ;;
+	pipe-top) name="pipeline, logits top $top_k (-k $top_k)" target='10%' ;;
+	pipe-*) name="pipeline, logits ${l#pipe-} (-l ${l#pipe-})" target='10%' ;;
+	esac
+	same=same
+	if [ "$l" != inproc ] && ! cmp -s "$tmp/text.inproc" "$tmp/text.$l"; then
+		same=DIFFERS
+	fi
+	[ "$l" = inproc ] && same=-
+	line=$(perl -e '
+		my ($name, $target, $same, $base, $file) = @ARGV;
+		open my $f, "<", $file or die "$file: $!";
+		my (@n, @r);
+		while (<$f>) { my ($n, $r) = split; push @n, $n; push @r, $r }
+		my $med = sub { my @s = sort { $a <=> $b } @_; @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2 };
+		my $tps = $med->(@r);
+		my $over = $base eq "" ? "-" : sprintf "%.1f%%", 100 * (1 - $tps / $base);
+		printf "%.2f| %-36s | %6d | %8.1f | %8s | %6s | %-9s |\n",
+			$tps, $name, $med->(@n), $tps, $over, $target, $same;
+	' "$name" "$target" "$same" "$base" "$tmp/runs.$l")
+	[ -z "$base" ] && base=${line%%|*}
+	echo "|${line#*|}"
+done
