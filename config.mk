@@ -27,4 +27,4 @@ DEB_PACKAGES = build-essential pkg-config libjansson-dev libopenblas-dev \
 	libmicrohttpd-dev libcurl4-openssl-dev libpcre2-dev libcmocka-dev \
 	bats bats-assert bats-support socat curl clang libfuzzer-14-dev \
 	libclang-rt-14-dev python3 python3-numpy python3-sentencepiece \
-	mandoc valgrind nodejs perl jq
+	mandoc valgrind nodejs perl jq gnuplot-nox

@@ -50,7 +50,8 @@ static bool on_token(const llorch_gen_token *tok, void *user)
  * length, as llorch-serve's default slot does. tok_s counts the steps after
  * the first sampled token over the time from its arrival to the last
  * token's: the steady decode rate, free of prompt and start-up time, which
- * is what tests/bench/run measures on the HTTP and pipeline paths too. */
+ * is what tests/bench/overhead.sh measures on the HTTP and pipeline paths
+ * too. An unmeasured generation of 16 tokens comes first. */
 int run_gen(const gen_opts *o)
 {
 	llorch_model *m;
@@ -68,6 +69,11 @@ int run_gen(const gen_opts *o)
 	p.sampling.temperature = (float)o->temperature;
 	p.sampling.top_k = o->top_k;
 	p.sampling.seed = o->seed;
+	/* warm-up, as a server that has answered before is warm */
+	llorch_gen_params warm = p;
+	warm.max_tokens = o->n_gen < 16 ? o->n_gen : 16;
+	if (llorch_generate(c, o->prompt, strlen(o->prompt), &warm, NULL, NULL, NULL) != LLORCH_OK)
+		die("generate");
 	for (int r = 0; r < o->runs; r++) {
 		llorch_gen_result res;
 		tr.steps = 0;

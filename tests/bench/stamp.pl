@@ -3,8 +3,10 @@
 # they arrive and prints "TOKENS TOK_S", where TOK_S is (TOKENS - 1) over the
 # time from the first token's arrival to the last's, and writes the text.
 #
-#   stamp.pl sse TEXT_FILE          llorch-serve's /execute event stream on
-#                                   stdin (curl -N); tokens from the end event
+#   stamp.pl sse TEXT_FILE CMD...   llorch-serve's /execute event stream from
+#                                   CMD (curl -N ...), started once this
+#                                   script is ready to read; tokens from the
+#                                   end event
 #   stamp.pl loop FIFO TEXT_FILE    llorch-sample's lines on stdin; every line
 #                                   that is not done goes back into FIFO
 #                                   (llorch-forward's input), closing the loop
@@ -20,13 +22,20 @@ if ($mode eq 'loop') {
 	open($out, '>', $fifo) or die "stamp: $fifo: $!\n";
 	$out->autoflush(1);
 } elsif ($mode ne 'sse') {
-	die "usage: stamp.pl sse TEXT_FILE | stamp.pl loop FIFO TEXT_FILE\n";
+	die "usage: stamp.pl sse TEXT_FILE CMD... | stamp.pl loop FIFO TEXT_FILE\n";
 }
 my $text_file = shift or die "stamp: no text file\n";
+my $in;
+if ($mode eq 'sse') {
+	die "stamp: no command\n" unless @ARGV;
+	open($in, '-|', @ARGV) or die "stamp: $ARGV[0]: $!\n";
+} else {
+	$in = \*STDIN;
+}
 my $json = JSON::PP->new->utf8->allow_nonref;
 my ($t_first, $t_last, $steps, $text) = (undef, undef, 0, '');
 
-while (my $line = <STDIN>) {
+while (my $line = <$in>) {
 	my $t = time;
 	if ($mode eq 'loop') {
 		# the line goes back first: the stamp's own work stays off the loop
@@ -56,6 +65,9 @@ while (my $line = <STDIN>) {
 	}
 }
 close $out if $out;
+if ($mode eq 'sse') {
+	close $in or die "stamp: $ARGV[0] failed (status $?)\n";
+}
 die "stamp: the stream ended before the generation was done\n" unless defined $t_last;
 open(my $tf, '>:raw', $text_file) or die "stamp: $text_file: $!\n";
 utf8::encode($text);

@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# make bench's scripts keep working: the overhead section on the shipped demo
+# model, the table with --compare against a stand-in llama-bench (ratios
+# checked), the depth section with and without gnuplot. Nothing here asserts
+# a speed: only that the sections run and print well-formed figures.
+bats_require_minimum_version 1.5.0
+
+setup_file() {
+	export REPO="$BATS_TEST_DIRNAME/.."
+	export SHARED="${LLORCH_SHARED:-$REPO/../shared}"
+	# the bench writes its models under BUILD/bench-models: a scratch build
+	# directory of links keeps them out of the real one
+	export BUILD="$BATS_FILE_TMPDIR/build"
+	mkdir -p "$BUILD/tests"
+	ln -s "$LLORCH_BUILD/bin" "$BUILD/bin"
+	ln -s "$LLORCH_BUILD/tests/bench" "$BUILD/tests/bench"
+}
+
+need_vocab() {
+	if [ ! -r "$SHARED/data/llama.cpp-vocab/ggml-vocab-gpt-2.gguf" ]; then
+		echo "missing $SHARED/data/llama.cpp-vocab/ggml-vocab-gpt-2.gguf" >&2
+		skip "no GPT-2 vocabulary in the shared data"
+	fi
+}
+
+# a table row "| a | b | ... |" -> its cells, one per line, trimmed
+cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d'; }
+
+@test "overhead.sh prints every path with well-formed figures, and equal texts" {
+	LLORCH_BENCH_OVERHEAD_RUNS=1 LLORCH_BENCH_OVERHEAD_TOKENS=12 LLORCH_BENCH_THREADS=1 \
+	LLORCH_BENCH_OVERHEAD_ENCODINGS="top base64 json" \
+		run -0 "$REPO/tests/bench/overhead.sh" "$BUILD" "$REPO/examples/models/kjv-llama-2.4M.gguf"
+	echo "$output"
+	[[ ${lines[0]} == "# overheads: kjv-llama-2.4M.gguf, 12 tokens after "* ]]
+	[ "${#lines[@]}" -eq 8 ]
+	n=0
+	for label in "in-process" "HTTP/SSE" "pipeline, logits top 40" "pipeline, logits base64" \
+			"pipeline, logits json"; do
+		row=$(printf '%s\n' "$output" | grep -F "| $label")
+		mapfile -t c < <(cells "$row")
+		[ "${c[1]}" = 12 ]
+		[[ ${c[2]} =~ ^[0-9]+\.[0-9]$ ]]
+		if [ "$label" = in-process ]; then
+			[ "${c[3]}" = - ] && [ "${c[5]}" = - ]
+		else
+			[[ ${c[3]} =~ ^-?[0-9]+\.[0-9]%$ ]]
+			# the same seed gives the same text on every path
+			[ "${c[5]}" = same ]
+		fi
+		n=$((n + 1))
+	done
+	[ "$n" -eq 5 ]
+}
+
+@test "overhead.sh: usage and a missing model" {
+	run -64 "$REPO/tests/bench/overhead.sh" "$BUILD"
+	[[ $output == usage:* ]]
+	run -66 "$REPO/tests/bench/overhead.sh" "$BUILD" "$BATS_TEST_TMPDIR/none.gguf"
+	[[ $output == *"no such model"* ]]
+}
+
+@test "run --compare: llama-bench's JSON is read and the ratios are ours / llama.cpp" {
+	need_vocab
+	export FAKE_LLAMA_BENCH_LOG="$BATS_TEST_TMPDIR/calls"
+	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
+	LLORCH_BENCH_TYPES="q8_0 f16" LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
+		run -0 "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
+	echo "$output"
+	# called once per file, as the table's own figures are taken
+	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 2 ]
+	grep -q -- "-m $BUILD/bench-models/tiny-q8_0.gguf -p 512 -n 128 -t 1 -r 1 -o json" "$FAKE_LLAMA_BENCH_LOG"
+	[[ $output == *"llama pp |  llama tg |    pp x |    tg x |"* ]]
+	n=0
+	for type in q8_0 f16; do
+		row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| $type ")
+		mapfile -t c < <(cells "$row")
+		# 0 model 1 type 2 MiB 3 pp512 4 tg128 ... 11 llama pp 12 llama tg 13 pp x 14 tg x
+		[ "${c[11]}" = 1250.0 ] && [ "${c[12]}" = 50.0 ]
+		perl -e 'my ($pp, $tg, $xp, $xt) = @ARGV;
+			$xp =~ s/x$// or exit 1; $xt =~ s/x$// or exit 1;
+			exit !(abs($xp - $pp / 1250) <= 0.006 && abs($xt - $tg / 50) <= 0.006)' \
+			"${c[3]}" "${c[4]}" "${c[13]}" "${c[14]}"
+		n=$((n + 1))
+	done
+	[ "$n" -eq 2 ]
+}
+
+@test "run --compare: a llama-bench that prints nothing gives dashes, not a failure" {
+	need_vocab
+	printf '#!/bin/sh\nexit 1\n' >"$BATS_TEST_TMPDIR/broken"
+	chmod +x "$BATS_TEST_TMPDIR/broken"
+	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
+	LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
+		run -0 "$REPO/tests/bench/run" "$BUILD" --compare "$BATS_TEST_TMPDIR/broken"
+	row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| q8_0 ")
+	mapfile -t c < <(cells "$row")
+	[ "${c[11]}" = - ] && [ "${c[12]}" = - ] && [ "${c[13]}" = - ] && [ "${c[14]}" = - ]
+}
+
+@test "run: the depth section prints a row per depth, and plots or says why not" {
+	need_vocab
+	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
+	LLORCH_BENCH_TYPES="q8_0 f32" LLORCH_BENCH_DEPTHS="0 64 1000" LLORCH_BENCH_RUNS=1 \
+	LLORCH_BENCH_THREADS=1 LLORCH_BENCH_GNUPLOT=no-such-gnuplot \
+		run -0 "$REPO/tests/bench/run" "$BUILD"
+	echo "$output"
+	[[ $output == *"# plot skipped: gnuplot is not installed"* ]]
+	[[ $output == *"|    depth |     q8_0 |      f32 |"* ]]
+	# 1000 is lowered to fit the context of 512 with 32 steps
+	for d in 0 64 480; do
+		row=$(printf '%s\n' "$output" | grep -E "^\| +$d \|")
+		[[ $row =~ ^\|\ +$d\ \|\ +[0-9]+\.[0-9]\ \|\ +[0-9]+\.[0-9]\ \|$ ]]
+	done
+	[ -s "$BUILD/bench-depth.dat" ]
+	if command -v gnuplot >/dev/null; then
+		LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
+		LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_DEPTHS="0 64" LLORCH_BENCH_RUNS=1 \
+		LLORCH_BENCH_THREADS=1 run -0 "$REPO/tests/bench/run" "$BUILD"
+		[[ $output == *"# plot: $BUILD/bench-depth.png"* ]]
+		[ "$(head -c 4 "$BUILD/bench-depth.png" | od -An -c | tr -d ' ')" = '211PNG' ]
+	fi
+}
