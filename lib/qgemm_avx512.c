@@ -27,35 +27,56 @@ _Static_assert(OFF_SCALE + 2 * 64 == LLORCH_QPANEL_BLOCK_BYTES, "panel block lay
 /* Tokens per register tile; qgemm_panel needs at least this many. */
 #define MR LLORCH_QGEMM_MIN_TOK
 
-/* The packed weights of rows row[0..15] for block b; rows are byte offsets
- * from W (rows past the panel's end repeat its first). */
-__attribute__((target("avx512vnni")))
-static inline void pack_block16(int kt, const uint8_t *W, __m512i row, int64_t b, uint8_t *dst)
+/* Row c of the panel (type kt, nb blocks) into P: per block, its fp16
+ * scale as a float and four k values per 32-bit lane of column c (Q4_0
+ * nibbles as they are, offset included). The rows of a panel are adjacent
+ * in memory and read in order, which the prefetchers follow; gathering
+ * across rows measured three times slower. */
+static void pack_row(bool q4, const uint8_t *row, int64_t nb, int c, uint8_t *P)
 {
-	const bool q4 = kt == LLORCH_KT_Q4_0;
-	const int bs = q4 ? (int)sizeof(llorch_block_q4_0) : (int)sizeof(llorch_block_q8_0);
-	__m512i blk = _mm512_add_epi32(row, _mm512_set1_epi32((int)(b * bs)));
-	__m512i sum = _mm512_setzero_si512();
+	const size_t bs = q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0);
+	uint8_t *col = P + 64 * (c / 16) + 4 * (c % 16);
 
-	for (int g = 0; g < NG; g++) {
-		__m512i w;
+	for (int64_t b = 0; b < nb; b++) {
+		const uint8_t *blk = row + bs * (size_t)b;
+		uint8_t *dst = col + (size_t)b * LLORCH_QPANEL_BLOCK_BYTES;
+		float d = _cvtsh_ss(llorch_kh_load16(blk));
+		memcpy(dst + OFF_SCALE, &d, sizeof d);
 		if (q4) {
-			w = _mm512_i32gather_epi32(_mm512_add_epi32(blk, _mm512_set1_epi32(2 + 4 * (g % 4))),
-					(const void *)W, 1);
-			if (g >= 4)
-				w = _mm512_srli_epi32(w, 4);
-			w = _mm512_sub_epi8(_mm512_and_si512(w, _mm512_set1_epi8(0x0f)), _mm512_set1_epi8(8));
+			for (int g = 0; g < NG / 2; g++) {
+				uint32_t v, lo, hi;
+				memcpy(&v, blk + 2 + 4 * g, sizeof v);
+				lo = v & 0x0f0f0f0fu;
+				hi = (v >> 4) & 0x0f0f0f0fu;
+				memcpy(dst + 128 * g, &lo, sizeof lo);
+				memcpy(dst + 128 * (g + NG / 2), &hi, sizeof hi);
+			}
 		} else {
-			w = _mm512_i32gather_epi32(_mm512_add_epi32(blk, _mm512_set1_epi32(2 + 4 * g)),
-					(const void *)W, 1);
+			for (int g = 0; g < NG; g++)
+				memcpy(dst + 128 * g, blk + 2 + 4 * g, 4);
 		}
-		_mm512_store_si512((void *)(dst + 128 * g), w);
-		sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8((char)0x80), w);
 	}
-	_mm512_store_si512((void *)(dst + OFF_SEED), _mm512_sub_epi32(_mm512_setzero_si512(), sum));
-	/* the fp16 scale is the low half of the block's first four bytes */
-	__m512i d = _mm512_i32gather_epi32(blk, (const void *)W, 1);
-	_mm512_store_ps((void *)(dst + OFF_SCALE), _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d)));
+}
+
+/* A packed block made ready for the tiles: Q4_0's offset 8 removed, and
+ * each column's correction -128 * sum(w) for the activations' bias. */
+__attribute__((target("avx512vnni")))
+static void finish_block(bool q4, uint8_t *dst)
+{
+	for (int v = 0; v < 2; v++) {
+		__m512i sum = _mm512_setzero_si512();
+		for (int g = 0; g < NG; g++) {
+			uint8_t *p = dst + 128 * g + 64 * v;
+			__m512i w = _mm512_load_si512((const void *)p);
+			if (q4) {
+				w = _mm512_sub_epi8(w, _mm512_set1_epi8(8));
+				_mm512_store_si512((void *)p, w);
+			}
+			sum = _mm512_dpbusd_epi32(sum, _mm512_set1_epi8((char)0x80), w);
+		}
+		_mm512_store_si512((void *)(dst + OFF_SEED + 64 * v),
+				_mm512_sub_epi32(_mm512_setzero_si512(), sum));
+	}
 }
 
 /* MR rows (tokens) of Y for the packed panel P; X rows are nb blocks
@@ -117,17 +138,15 @@ void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n
 {
 	uint8_t *P = scratch;
 	uint32_t cols = (uint32_t)((1ull << n_cols) - 1);
-	int32_t off[LLORCH_PANEL];
+	bool q4 = kt == LLORCH_KT_Q4_0;
 
-	for (int c = 0; c < LLORCH_PANEL; c++)
-		off[c] = c < n_cols ? (int32_t)((size_t)c * row_bytes) : 0;
-	__m512i row0 = _mm512_loadu_si512((const void *)off);
-	__m512i row1 = _mm512_loadu_si512((const void *)(off + 16));
-	for (int64_t b = 0; b < nb; b++) {
-		uint8_t *dst = P + (size_t)b * LLORCH_QPANEL_BLOCK_BYTES;
-		pack_block16(kt, W, row0, b, dst);
-		pack_block16(kt, W, row1, b, dst + 64);
-	}
+	/* columns past the last row: zero weights and scales */
+	if (n_cols < LLORCH_PANEL)
+		memset(P, 0, (size_t)nb * LLORCH_QPANEL_BLOCK_BYTES);
+	for (int c = 0; c < n_cols; c++)
+		pack_row(q4, W + (size_t)c * row_bytes, nb, c, P);
+	for (int64_t b = 0; b < nb; b++)
+		finish_block(q4, P + (size_t)b * LLORCH_QPANEL_BLOCK_BYTES);
 	/* The last tile ends at the last token, overlapping the one before:
 	 * its rows are recomputed to the same values, and no tile is short. */
 	for (int64_t t = 0; t < n_tok; t += MR) {
