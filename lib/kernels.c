@@ -426,13 +426,15 @@ static void matmul_worker(void *arg, int ith, int nth)
 
 /* Quantized weights where the level has an integer GEMM: X is quantized to
  * activation blocks once per call (as the decode kernels quantize x, split
- * over the pool by tokens), then each thread runs qgemm_panel on panels of
- * its rows. Every element of Y is computed the same way whatever the thread
- * count. */
+ * over the pool by tokens), then the threads take panels of 32 rows from a
+ * shared counter (as matvec takes grains: a thread that starts late takes
+ * fewer) and run qgemm_panel on each. Every element of Y is computed the
+ * same way whatever the thread count. */
 typedef struct {
 	const matmul_job *j;
 	llorch_block_q8a *xq;   /* (n_tok, n_in / 32), quants biased by +128 */
 	int64_t nb;
+	atomic_llong next;      /* first row of the next panel not yet taken */
 } qgemm_job;
 
 static void qgemm_quantize_worker(void *arg, int ith, int nth)
@@ -451,23 +453,23 @@ static void qgemm_quantize_worker(void *arg, int ith, int nth)
 
 static void qgemm_worker(void *arg, int ith, int nth)
 {
-	const qgemm_job *q = arg;
+	qgemm_job *q = arg;
 	const matmul_job *j = q->j;
-	int64_t r0, r1;
-	void *P;
+	void *P = aligned_alloc(64, (size_t)q->nb * LLORCH_QPANEL_BLOCK_BYTES);
 
-	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
-	if (r1 <= r0)
-		return;
-	P = aligned_alloc(64, (size_t)q->nb * LLORCH_QPANEL_BLOCK_BYTES);
-	if (!P) {
-		matmul_rows_by_token(j, r0, r1);
-		return;
+	(void)ith;
+	(void)nth;
+	for (;;) {
+		int64_t r = atomic_fetch_add_explicit(&q->next, LLORCH_PANEL, memory_order_relaxed);
+		int64_t n = j->n_out - r < LLORCH_PANEL ? j->n_out - r : LLORCH_PANEL;
+		if (r >= j->n_out)
+			break;
+		if (P)
+			j->ks->qgemm_panel(j->kt, j->W + (size_t)r * j->row_bytes, j->row_bytes,
+					(int)n, q->xq, j->n_tok, q->nb, P, j->Y + r, j->n_out);
+		else
+			matmul_rows_by_token(j, r, r + n);
 	}
-	for (int64_t r = r0; r < r1; r += LLORCH_PANEL)
-		j->ks->qgemm_panel(j->kt, j->W + (size_t)r * j->row_bytes, j->row_bytes,
-				r1 - r < LLORCH_PANEL ? (int)(r1 - r) : LLORCH_PANEL,
-				q->xq, j->n_tok, q->nb, P, j->Y + r, j->n_out);
 	free(P);
 }
 
@@ -485,6 +487,7 @@ static bool matmul_qgemm(llorch_threadpool *pool, const matmul_job *j)
 	q.xq = malloc((size_t)j->n_tok * (size_t)q.nb * sizeof *q.xq);
 	if (!q.xq)
 		return false;
+	atomic_init(&q.next, 0);
 	llorch_threadpool_run(pool, qgemm_quantize_worker, &q);
 	llorch_threadpool_run(pool, qgemm_worker, &q);
 	free(q.xq);
