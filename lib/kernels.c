@@ -180,26 +180,50 @@ typedef struct {
 	int64_t grain;       /* rows taken at a time, a multiple of LLORCH_ROWS */
 } matvec_job;
 
-/* Up to this many vectors go through the row kernels rather than GEMM. */
-#define LLORCH_MULTI_MAX 8
-/* With several vectors, rows are taken a chunk of this many bytes at a time
- * and every vector runs over the chunk while it is in L2: W is read from
- * memory once per call, not once per vector. */
+/* With several vectors and no multi-vector kernel for the type, rows are
+ * taken a chunk of this many bytes at a time and every vector runs over the
+ * chunk while it is in L2: W is read from memory once per call, not once
+ * per vector. */
 #define LLORCH_CHUNK_BYTES (64 * 1024)
 
-/* Y[:, r0..r1) for this thread. Quantized weights take x quantized segment
- * by segment into a stack buffer shared by the n_x vectors. */
-static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
+/* x quantized, segment by segment, for the quantized kernels. A thread
+ * keeps the last segment across its grains (and across the parts of
+ * llorch_matvec_parts, which share x): with rows of up to LLORCH_SEG_VALUES
+ * values it quantizes each vector once per call, not once per grain. */
+typedef struct {
+	const float *x;   /* NULL: nothing held */
+	int64_t n_in, n_x, s;
+	llorch_block_q8a q[LLORCH_MULTI_MAX * LLORCH_SEG_BLOCKS];   /* (n_x, n / 32) */
+} xq_cache;
+
+static const llorch_block_q8a *quantized_segment(const matvec_job *j, xq_cache *c, int64_t s,
+		int64_t n)
 {
-	llorch_block_q8a xq[LLORCH_SEG_BLOCKS];
+	if (c->x != j->x || c->n_in != j->n_in || c->n_x != j->n_x || c->s != s) {
+		for (int64_t t = 0; t < j->n_x; t++)
+			j->ks->quantize_act(j->x + t * j->n_in + s, c->q + t * (n / 32), n);
+		c->x = j->x;
+		c->n_in = j->n_in;
+		c->n_x = j->n_x;
+		c->s = s;
+	}
+	return c->q;
+}
+
+/* Y[:, r0..r1) for this thread. Quantized rows are taken in segments of the
+ * same length whatever n_x is, so that each (row, vector) sum is made of the
+ * same partial sums alone or in a batch. */
+static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c)
+{
 	bool quant = is_quantized(j->kt);
-	int64_t seg = quant ? LLORCH_SEG_VALUES / j->n_x / 32 * 32 : j->n_in;
+	int64_t seg = quant ? LLORCH_SEG_VALUES : j->n_in;
 	int64_t chunk = r1 - r0;
 	llorch_rows_fn rows = j->ks->rows[j->kt];
+	llorch_rows_multi_fn multi = j->n_x > 1 ? j->ks->rows_multi[j->kt] : NULL;
 
 	if (r1 <= r0)
 		return;
-	if (j->n_x > 1 && j->row_bytes > 0) {
+	if (j->n_x > 1 && !multi && j->row_bytes > 0) {
 		chunk = (int64_t)(LLORCH_CHUNK_BYTES / j->row_bytes) / LLORCH_ROWS * LLORCH_ROWS;
 		if (chunk < LLORCH_ROWS)
 			chunk = LLORCH_ROWS;
@@ -208,9 +232,12 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
 		memset(j->y + t * j->n_out + r0, 0, (size_t)(r1 - r0) * sizeof *j->y);
 	for (int64_t s = 0; s < j->n_in; s += seg) {
 		int64_t n = j->n_in - s < seg ? j->n_in - s : seg;
-		if (quant)
-			for (int64_t t = 0; t < j->n_x; t++)
-				j->ks->quantize_act(j->x + t * j->n_in + s, xq + t * (n / 32), n);
+		const llorch_block_q8a *xq = quant ? quantized_segment(j, c, s, n) : NULL;
+		if (multi) {
+			multi(j->W + (size_t)r0 * j->row_bytes + kt_bytes(j->kt, s), j->row_bytes,
+					xq, n / 32, (int)j->n_x, n, j->y + r0, j->n_out, r1 - r0);
+			continue;
+		}
 		for (int64_t rc = r0; rc < r1; rc += chunk) {
 			int64_t nr = r1 - rc < chunk ? r1 - rc : chunk;
 			const uint8_t *W = j->W + (size_t)rc * j->row_bytes + kt_bytes(j->kt, s);
@@ -228,21 +255,24 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1)
  * busy machine) takes fewer grains instead of keeping the others waiting.
  * Each row is computed whole by one thread, so results do not depend on
  * which. */
-static void take_grains(matvec_job *j)
+static void take_grains(matvec_job *j, xq_cache *c)
 {
 	for (;;) {
 		int64_t r0 = atomic_fetch_add_explicit(&j->next, j->grain, memory_order_relaxed);
 		if (r0 >= j->n_out)
 			return;
-		matvec_rows(j, r0, j->n_out - r0 < j->grain ? j->n_out : r0 + j->grain);
+		matvec_rows(j, r0, j->n_out - r0 < j->grain ? j->n_out : r0 + j->grain, c);
 	}
 }
 
 static void matvec_worker(void *arg, int ith, int nth)
 {
+	xq_cache c;
+
 	(void)ith;
 	(void)nth;
-	take_grains(arg);
+	c.x = NULL;
+	take_grains(arg, &c);
 }
 
 static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const float *x,
@@ -273,7 +303,7 @@ static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const f
 
 	matvec_job_init(&j, nth, kt, W, x, y, n_in, n_out, n_x);
 	if (n_in * n_out * n_x < LLORCH_MATVEC_MIN_WORK || nth == 1)
-		matvec_rows(&j, 0, n_out);
+		matvec_worker(&j, 0, 1);
 	else
 		llorch_threadpool_run(pool, matvec_worker, &j);
 }
@@ -290,11 +320,13 @@ typedef struct {
 static void parts_worker(void *arg, int ith, int nth)
 {
 	matvec_parts_job *pj = arg;
+	xq_cache c;
 
 	(void)ith;
 	(void)nth;
+	c.x = NULL;
 	for (int i = 0; i < pj->n; i++)
-		take_grains(&pj->part[i]);
+		take_grains(&pj->part[i], &c);
 }
 
 void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
@@ -354,6 +386,9 @@ static void sgemm_rows(const matmul_job *j, const float *Wf, int64_t r0, int64_t
 /* Without a tile buffer: the row kernels, a few tokens at a time. */
 static void matmul_rows_by_token(const matmul_job *j, int64_t r0, int64_t r1)
 {
+	xq_cache c;
+
+	c.x = NULL;
 	for (int64_t t = 0; t < j->n_tok; t += LLORCH_MULTI_MAX) {
 		matvec_job mj = {
 			.ks = j->ks, .kt = j->kt, .W = j->W, .x = j->X + t * j->n_in,
@@ -361,7 +396,7 @@ static void matmul_rows_by_token(const matmul_job *j, int64_t r0, int64_t r1)
 			.n_x = j->n_tok - t < LLORCH_MULTI_MAX ? j->n_tok - t : LLORCH_MULTI_MAX,
 			.row_bytes = j->row_bytes,
 		};
-		matvec_rows(&mj, r0, r1);
+		matvec_rows(&mj, r0, r1, &c);
 	}
 }
 

@@ -198,6 +198,119 @@ Q_KERNEL(rows_q4_0_bw, 1, dot_u8s8_bw, )
 Q_KERNEL(rows_q8_0_vnni, 0, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
 Q_KERNEL(rows_q4_0_vnni, 1, dot_u8s8_vnni, __attribute__((target("avx512vnni"))))
 
+/* The multi-vector kernels (llorch_rows_multi_fn). Per pair of blocks of a
+ * group of four rows, the weights are loaded and unpacked and their scales
+ * converted once, then dotted with up to MULTI_NX vectors: 4 x 4 float
+ * accumulators take 16 of the 32 registers, the rows' unpacked weights and
+ * scales 8 more. Each (row, vector) accumulator takes exactly Q_KERNEL's
+ * float operations in Q_KERNEL's order, on the same integer sums, so the
+ * results are bit-identical to the single-vector kernel's. Only how the
+ * integer sums are reached may differ: with VNNI, Q8_0 dots x + 128
+ * (unsigned) with w (signed) and seeds the sum with -128 * sum(w), once per
+ * row, where the single-vector kernel moves w's sign onto x (an operation
+ * per row and vector). Without VNNI that would overflow maddubs' int16
+ * pairs, so the BW variant keeps the sign trick. */
+#define MULTI_NX 4
+
+#define Q_MULTI_KERNEL(NAME, Q4, DOT, XU, ATTR)                                           \
+	ATTR __attribute__((always_inline)) static inline void NAME##_nx(                 \
+			const uint8_t *const *w, const llorch_block_q8a *x, int64_t xs,   \
+			const int NX, int64_t nb, float *y, int64_t ys, int nr)           \
+	{                                                                                 \
+		const size_t BS = Q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0); \
+		__m512 acc[LLORCH_ROWS][MULTI_NX];                                        \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int k = 0; k < LLORCH_ROWS; k++)                                     \
+			_Pragma("GCC unroll 4")                                           \
+			for (int t = 0; t < NX; t++)                                      \
+				acc[k][t] = _mm512_setzero_ps();                          \
+		int64_t b = 0;                                                            \
+		for (; b + 2 <= nb; b += 2) {                                             \
+			__m512i wq[LLORCH_ROWS], wo[LLORCH_ROWS];                         \
+			__m512 d[LLORCH_ROWS];                                            \
+			_Pragma("GCC unroll 4")                                           \
+			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
+				const uint8_t *b0 = w[k] + BS * (size_t)b, *b1 = b0 + BS; \
+				_mm_prefetch((const char *)b0 + PREFETCH_BYTES, _MM_HINT_T0); \
+				if (Q4) {                                                 \
+					d[k] = scales2_f16_q4((const uint16_t *)(const void *)b0, \
+							(const uint16_t *)(const void *)b1); \
+					wq[k] = unpack2_q4(b0 + 2, b1 + 2);               \
+					wo[k] = wq[k];                                    \
+				} else {                                                  \
+					d[k] = scales2_f16((const uint16_t *)(const void *)b0, \
+							(const uint16_t *)(const void *)b1); \
+					wq[k] = load2((const int8_t *)b0 + 2, (const int8_t *)b1 + 2); \
+					wo[k] = XU ? _mm512_sub_epi32(_mm512_setzero_si512(), \
+							DOT(_mm512_setzero_si512(), _mm512_set1_epi8(-128), wq[k])) \
+						: _mm512_abs_epi8(wq[k]);                 \
+				}                                                         \
+			}                                                                 \
+			_Pragma("GCC unroll 4")                                           \
+			for (int t = 0; t < NX; t++) {                                    \
+				const llorch_block_q8a *xt = x + t * xs;                  \
+				__m512i xq = load2(xt[b].qs, xt[b + 1].qs), off = xq;     \
+				__m512 dx;                                                \
+				if (Q4) {                                                 \
+					xq = x_nibble_order(xq);                          \
+					off = _mm512_sub_epi32(_mm512_setzero_si512(),    \
+						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(8), xq)); \
+					__m256 dx4 = _mm256_insertf128_ps(_mm256_set1_ps(xt[b].d), \
+							_mm_set1_ps(xt[b + 1].d), 1);     \
+					dx = _mm512_insertf32x8(_mm512_castps256_ps512(dx4), dx4, 1); \
+				} else {                                                  \
+					dx = _mm512_insertf32x8(_mm512_set1_ps(xt[b].d),  \
+							_mm256_set1_ps(xt[b + 1].d), 1);  \
+					if (XU)                                           \
+						xq = _mm512_xor_si512(xq, _mm512_set1_epi8(-128)); \
+				}                                                         \
+				_Pragma("GCC unroll 4")                                   \
+				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
+					__m512i p;                                        \
+					if (Q4)                                           \
+						p = DOT(off, wq[k], xq);                  \
+					else if (XU)                                      \
+						p = DOT(wo[k], xq, wq[k]);                \
+					else                                              \
+						p = DOT(_mm512_setzero_si512(), wo[k], sign_x(xq, wq[k])); \
+					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(dx, d[k]), \
+							_mm512_cvtepi32_ps(p), acc[k][t]); \
+				}                                                         \
+			}                                                                 \
+		}                                                                         \
+		for (int k = 0; k < nr; k++)                                              \
+			for (int t = 0; t < NX; t++) {                                    \
+				float s = _mm512_reduce_add_ps(acc[k][t]);                \
+				if (b < nb)                                               \
+					s += tail_block(Q4, w[k] + BS * (size_t)b, &x[t * xs + b]); \
+				y[t * ys + k] += s;                                       \
+			}                                                                 \
+	}                                                                                 \
+                                                                                          \
+	ATTR static void NAME(const uint8_t *W, size_t rb, const llorch_block_q8a *x,     \
+			int64_t xs, int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows) \
+	{                                                                                 \
+		for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {                       \
+			const uint8_t *w[LLORCH_ROWS];                                    \
+			int nr = llorch_row_group(W, rb, r, n_rows, w);                   \
+			for (int t = 0; t < n_x; t += MULTI_NX) {                         \
+				const llorch_block_q8a *xt = x + t * xs;                  \
+				float *yt = y + t * ys + r;                               \
+				switch (n_x - t < MULTI_NX ? n_x - t : MULTI_NX) {        \
+				case 1: NAME##_nx(w, xt, xs, 1, n / 32, yt, ys, nr); break; \
+				case 2: NAME##_nx(w, xt, xs, 2, n / 32, yt, ys, nr); break; \
+				case 3: NAME##_nx(w, xt, xs, 3, n / 32, yt, ys, nr); break; \
+				default: NAME##_nx(w, xt, xs, 4, n / 32, yt, ys, nr); break; \
+				}                                                         \
+			}                                                                 \
+		}                                                                         \
+	}
+
+Q_MULTI_KERNEL(multi_q8_0_bw, 0, dot_u8s8_bw, 0, )
+Q_MULTI_KERNEL(multi_q4_0_bw, 1, dot_u8s8_bw, 0, )
+Q_MULTI_KERNEL(multi_q8_0_vnni, 0, dot_u8s8_vnni, 1, __attribute__((target("avx512vnni"))))
+Q_MULTI_KERNEL(multi_q4_0_vnni, 1, dot_u8s8_vnni, 1, __attribute__((target("avx512vnni"))))
+
 /* As llorch_quantize_act_scalar, bit for bit: the same amax, d and 1 / d,
  * and round-to-nearest-even conversion (lrintf's default mode). */
 static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
@@ -270,6 +383,7 @@ static void dequantize(int kt, const uint8_t *src, float *dst, int64_t n)
 const llorch_kernel_set llorch_kernels_avx512 = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0_bw, rows_q4_0_bw },
+	.rows_multi = { [LLORCH_KT_Q8_0] = multi_q8_0_bw, [LLORCH_KT_Q4_0] = multi_q4_0_bw },
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
@@ -281,6 +395,7 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0_vnni, rows_q4_0_vnni },
+	.rows_multi = { [LLORCH_KT_Q8_0] = multi_q8_0_vnni, [LLORCH_KT_Q4_0] = multi_q4_0_vnni },
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,

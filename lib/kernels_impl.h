@@ -18,9 +18,10 @@ typedef struct {
 } llorch_block_q8a;
 
 /* Activation blocks quantized per pass over x: kernels.c feeds long rows to
- * the row kernels in segments of this many values so that the quantized x
- * fits a fixed stack buffer (and stays in L1). */
-#define LLORCH_SEG_VALUES 8192
+ * the row kernels in segments of this many values (per vector, however many
+ * vectors) so that the quantized x fits a fixed stack buffer (and stays in
+ * L1). */
+#define LLORCH_SEG_VALUES 4096
 #define LLORCH_SEG_BLOCKS (LLORCH_SEG_VALUES / 32)
 
 /* Indices into the row-kernel table. */
@@ -33,9 +34,28 @@ enum { LLORCH_KT_F32, LLORCH_KT_F16, LLORCH_KT_BF16, LLORCH_KT_Q8_0, LLORCH_KT_Q
 typedef void (*llorch_rows_fn)(const uint8_t *W, size_t row_bytes, const void *x,
 		int64_t n, float *y, int64_t n_rows);
 
+/* Up to this many vectors go through the row kernels at once (a batched
+ * decode step, a short prompt) rather than through GEMM. */
+#define LLORCH_MULTI_MAX 8
+
+/* The quantized row kernels for several activation vectors at once:
+ * y[t * y_stride + r] += dot(row r of W, vector t) for t in 0..n_x-1
+ * (n_x <= LLORCH_MULTI_MAX) and r in 0..n_rows-1, vector t's n / 32 blocks
+ * starting at x + t * x_stride. Each block of W is loaded and unpacked once
+ * for all the vectors. Per (row, vector) the result is bit-identical to the
+ * single-vector kernel's (the same float operations in the same order), so
+ * that a sequence decodes to the same tokens alone or in a batch. */
+typedef void (*llorch_rows_multi_fn)(const uint8_t *W, size_t row_bytes,
+		const llorch_block_q8a *x, int64_t x_stride, int n_x, int64_t n,
+		float *y, int64_t y_stride, int64_t n_rows);
+
 typedef struct {
 	const char *name;
 	llorch_rows_fn rows[LLORCH_KT_N];
+	/* For LLORCH_KT_Q8_0 and LLORCH_KT_Q4_0; NULL (every float type, and
+	 * the levels without such kernels): kernels.c runs rows[] once per
+	 * vector over chunks of rows that stay in L2. */
+	llorch_rows_multi_fn rows_multi[LLORCH_KT_N];
 	/* x (n, a multiple of 32) -> n / 32 activation blocks. */
 	void (*quantize_act)(const float *x, llorch_block_q8a *out, int64_t n);
 	/* dst (n) = W row src (n values of the kernel's type) as float; n a

@@ -429,6 +429,142 @@ static void test_matmul_int8(void **state)
 	assert_true(llorch_simd_set(now));
 }
 
+/* The kernel sets with multi-vector kernels, by the name llorch_simd_set
+ * takes; checked only where this CPU runs them. */
+static const struct {
+	const char *level;
+	const llorch_kernel_set *set;
+	bool vnni;
+} multi_sets[] = {
+	{"avx512-novnni", &llorch_kernels_avx512, false},
+	{"avx512", &llorch_kernels_avx512_vnni, true},
+};
+
+static bool cpu_has_vnni(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512vnni");
+#else
+	return false;
+#endif
+}
+
+/* One multi-vector kernel call (n_x vectors, n_rows rows of n_in values)
+ * against the single-vector kernel on each vector, bit for bit, on outputs
+ * that start from y0 (the kernels add), and against the reference within
+ * the error bound when y0 is zero. Strides leave gaps, to catch a kernel
+ * that assumes packed vectors. */
+static void check_rows_multi(const llorch_kernel_set *ks, llorch_dtype t, int n_x, int64_t n_in,
+		int64_t n_rows, bool from_zero)
+{
+	int kt = t == LLORCH_DT_Q8_0 ? LLORCH_KT_Q8_0 : LLORCH_KT_Q4_0;
+	int64_t nb = n_in / 32, xs = nb + 1, ys = n_rows + 3;
+	size_t ny = (size_t)(n_x * ys);
+	void *W = random_weights(t, n_in, n_rows);
+	float *x = random_x(n_in * n_x);
+	llorch_block_q8a *xq = malloc((size_t)(n_x * xs) * sizeof *xq);
+	float *y = malloc(ny * sizeof *y), *want = malloc(ny * sizeof *want);
+	float *yr = malloc((size_t)n_rows * sizeof *yr);
+	double *tol = malloc((size_t)n_rows * sizeof *tol);
+
+	assert_true(xq && y && want && yr && tol);
+	for (size_t i = 0; i < ny; i++)
+		y[i] = want[i] = from_zero ? 0.0f : rnd_unit();
+	for (int v = 0; v < n_x; v++) {
+		ks->quantize_act(x + v * n_in, xq + v * xs, n_in);
+		ks->rows[kt](W, row_bytes(t, n_in), xq + v * xs, n_in, want + v * ys, n_rows);
+	}
+	ks->rows_multi[kt](W, row_bytes(t, n_in), xq, xs, n_x, n_in, y, ys, n_rows);
+	if (memcmp(y, want, ny * sizeof *y) != 0) {
+		print_error("rows_multi %s level %s n_x %d n_in %lld rows %lld: not bit-identical "
+				"to the single-vector kernel\n", llorch_dtype_name(t), ks->name, n_x,
+				(long long)n_in, (long long)n_rows);
+		fail();
+	}
+	for (int v = 0; v < n_x && from_zero; v++) {
+		llorch_matvec_ref(t, W, x + v * n_in, yr, n_in, n_rows);
+		bounds(t, W, x + v * n_in, n_in, n_rows, tol);
+		for (int64_t r = 0; r < n_rows; r++)
+			check_close("rows_multi", t, 1, n_in, r, y[v * ys + r], yr[r], tol[r]);
+	}
+	free(tol);
+	free(yr);
+	free(want);
+	free(y);
+	free(xq);
+	free(x);
+	free(W);
+}
+
+/* n_x = 1..8 (more than one pass of the kernel's vector group), odd block
+ * counts (the tail block), row counts off the row group. */
+static void test_rows_multi(void **state)
+{
+	static const int64_t n_ins[] = {32, 64, 96, 768, 32 * 37};
+	static const int64_t n_rows[] = {1, 3, 4, 5, 7, 13};
+	const char *now = llorch_simd_level();
+	const llorch_dtype qt[] = {LLORCH_DT_Q8_0, LLORCH_DT_Q4_0};
+
+	(void)state;
+	for (size_t l = 0; l < sizeof multi_sets / sizeof *multi_sets; l++) {
+		if (!llorch_simd_set(multi_sets[l].level) || (multi_sets[l].vnni && !cpu_has_vnni())) {
+			fprintf(stderr, "# SIMD level %s: not supported by this CPU, skipped\n",
+					multi_sets[l].level);
+			continue;
+		}
+		for (size_t ti = 0; ti < 2; ti++) {
+			assert_non_null(multi_sets[l].set->rows_multi[ti ? LLORCH_KT_Q4_0 : LLORCH_KT_Q8_0]);
+			for (int n_x = 1; n_x <= LLORCH_MULTI_MAX; n_x++)
+				for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++)
+					for (size_t b = 0; b < sizeof n_rows / sizeof *n_rows; b++)
+						check_rows_multi(multi_sets[l].set, qt[ti], n_x, n_ins[a],
+								n_rows[b], (a + b + (size_t)n_x) % 2 == 0);
+		}
+	}
+	assert_true(llorch_simd_set(now));
+}
+
+/* Through the public entry points at every level (where scalar and AVX2
+ * run the single-vector kernel per vector over chunks of rows): n_tok <=
+ * LLORCH_MULTI_MAX vectors in one llorch_matmul give each vector exactly
+ * what llorch_matvec gives it alone, whatever the thread count, with rows
+ * longer than a segment. */
+static void batch_equals_single_all(llorch_threadpool *const *pools)
+{
+	static const int64_t n_ins[] = {96, 800 - 32, LLORCH_SEG_VALUES + 32 * 5};
+	const int64_t n_out = 67;
+
+	for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+		for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++) {
+			int64_t n_in = n_ins[a];
+			int n_tok = 1 + (int)((ti + a) % LLORCH_MULTI_MAX);
+			void *W = random_weights(types[ti], n_in, n_out);
+			float *X = random_x(n_in * n_tok);
+			float *Y = malloc((size_t)(n_out * n_tok) * sizeof *Y);
+			float *y1 = malloc((size_t)n_out * sizeof *y1);
+			assert_true(Y && y1);
+			llorch_matmul(pools[(ti + a) % 4], types[ti], W, X, Y, n_in, n_out, n_tok);
+			for (int k = 0; k < n_tok; k++) {
+				llorch_matvec(pools[a % 4], types[ti], W, X + k * n_in, y1, n_in, n_out);
+				for (int64_t r = 0; r < n_out; r++)
+					check_close("batch vs single", types[ti], (int)(a % 4) + 1, n_in, r,
+							Y[k * n_out + r], y1[r], 0);
+				assert_memory_equal(Y + k * n_out, y1, (size_t)n_out * sizeof *y1);
+			}
+			free(y1);
+			free(Y);
+			free(X);
+			free(W);
+		}
+}
+
+static void test_batch_equals_single(void **state)
+{
+	(void)state;
+	for_each_level(batch_equals_single_all);
+}
+
 /* Attention rows against the double-precision reference: the result is a
  * weighted mean of v, so its error is bounded by the probabilities' relative
  * error (exp to 1e-6, float sums over n_kv terms) times max |v|. */
@@ -592,6 +728,8 @@ int main(void)
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_few_long_rows),
 		cmocka_unit_test(test_matmul_int8),
+		cmocka_unit_test(test_rows_multi),
+		cmocka_unit_test(test_batch_equals_single),
 		cmocka_unit_test(test_attn_row),
 		cmocka_unit_test(test_activations),
 	};
