@@ -21,7 +21,7 @@ typedef struct {
  * the row kernels in segments of this many values (per vector, however many
  * vectors) so that the quantized x fits a fixed stack buffer (and stays in
  * L1). */
-#define LLORCH_SEG_VALUES 4096
+#define LLORCH_SEG_VALUES 2048
 #define LLORCH_SEG_BLOCKS (LLORCH_SEG_VALUES / 32)
 
 /* Indices into the row-kernel table. */
@@ -99,6 +99,25 @@ void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int6
 void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
 		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
 		float *Y, int64_t ldy);
+
+/* kernels_quant_avx512.c: without and with VNNI */
+void llorch_rows_q8_0_avx512(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q4_0_avx512(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q8_0_vnni(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q4_0_vnni(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q8_0_avx512_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
+void llorch_rows_q4_0_avx512_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
+void llorch_rows_q8_0_vnni_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
+void llorch_rows_q4_0_vnni_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
+
 void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,
 		int n_cols, float *Y, int64_t ldy);
 
