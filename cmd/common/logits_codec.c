@@ -193,19 +193,54 @@ void codec_top_floats(strbuf *b, const float *x, int64_t n, int64_t k)
 	free(h);
 }
 
-static int b64_value(unsigned char c)
+/* Each base64 character's value + 1; 0 for every other byte. */
+static const uint8_t b64_rev[256] = {
+	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6, ['G'] = 7,
+	['H'] = 8, ['I'] = 9, ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+	['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
+	['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
+	['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,
+	['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40, ['o'] = 41, ['p'] = 42,
+	['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48, ['w'] = 49,
+	['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+	['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63,
+	['/'] = 64,
+};
+
+/* Decodes len characters (a multiple of 4; pad '=' at the end) into bytes at
+ * out. false with the offset of the first bad character in *bad. */
+static bool decode_base64_bytes(const char *s, size_t len, size_t pad, uint8_t *out, size_t *bad)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t full = pad ? len - 4 : len; /* the groups without padding */
+	uint8_t *o = out;
+
+	for (size_t i = 0; i < full; i += 4) {
+		uint32_t a = b64_rev[u[i]], b = b64_rev[u[i + 1]], c = b64_rev[u[i + 2]], d = b64_rev[u[i + 3]];
+		if (!a || !b || !c || !d) {
+			*bad = i + (!a ? 0 : !b ? 1 : !c ? 2 : 3);
+			return false;
+		}
+		uint32_t w = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+		o[0] = (uint8_t)(w >> 16);
+		o[1] = (uint8_t)(w >> 8);
+		o[2] = (uint8_t)w;
+		o += 3;
+	}
+	if (pad) {
+		uint32_t v[4];
+		for (size_t j = 0; j < 4; j++) {
+			v[j] = j >= 4 - pad ? 1 : b64_rev[u[full + j]];
+			if (!v[j]) {
+				*bad = full + j;
+				return false;
+			}
+		}
+		uint32_t w = (v[0] - 1) << 18 | (v[1] - 1) << 12 | (v[2] - 1) << 6 | (v[3] - 1);
+		for (size_t j = 0; j < 3 - pad; j++)
+			*o++ = (uint8_t)(w >> (16 - 8 * j));
+	}
+	return true;
 }
 
 static bool decode_base64(const char *s, size_t len, float **out, size_t *n, char *err,
@@ -216,44 +251,30 @@ static bool decode_base64(const char *s, size_t len, float **out, size_t *n, cha
 		return false;
 	}
 	size_t pad = len >= 1 && s[len - 1] == '=' ? (len >= 2 && s[len - 2] == '=' ? 2 : 1) : 0;
-	size_t nbytes = len / 4 * 3 - pad;
+	size_t nbytes = len / 4 * 3 - pad, bad;
 	if (nbytes % 4 != 0) {
 		snprintf(err, errlen, "base64 holds %zu bytes, not whole float32 values", nbytes);
 		return false;
 	}
-	uint8_t *bytes = malloc(nbytes ? nbytes : 1);
-	if (!bytes) {
-		snprintf(err, errlen, "out of memory");
-		return false;
-	}
-	size_t o = 0;
-	for (size_t i = 0; i < len; i += 4) {
-		int v[4];
-		for (int j = 0; j < 4; j++) {
-			bool padding = i + (size_t)j >= len - pad;
-			v[j] = padding ? 0 : b64_value((unsigned char)s[i + (size_t)j]);
-			if (v[j] < 0) {
-				free(bytes);
-				snprintf(err, errlen, "bad base64 character at offset %zu", i + (size_t)j);
-				return false;
-			}
-		}
-		uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		for (int j = 0; j < 3 && o < nbytes; j++)
-			bytes[o++] = (uint8_t)(w >> (16 - 8 * j));
-	}
+	/* the bytes go straight into the floats (char access may alias them) */
 	float *f = malloc(nbytes ? nbytes : 1);
 	if (!f) {
-		free(bytes);
 		snprintf(err, errlen, "out of memory");
 		return false;
 	}
-	for (size_t i = 0; i < nbytes / 4; i++) {
-		uint32_t u = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 |
-			(uint32_t)bytes[4 * i + 2] << 16 | (uint32_t)bytes[4 * i + 3] << 24;
-		memcpy(&f[i], &u, 4);
+	if (!decode_base64_bytes(s, len, pad, (uint8_t *)f, &bad)) {
+		free(f);
+		snprintf(err, errlen, "bad base64 character at offset %zu", bad);
+		return false;
 	}
-	free(bytes);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	for (size_t i = 0; i < nbytes / 4; i++) { /* the floats are little-endian */
+		uint32_t w;
+		memcpy(&w, &f[i], 4);
+		w = __builtin_bswap32(w);
+		memcpy(&f[i], &w, 4);
+	}
+#endif
 	*out = f;
 	*n = nbytes / 4;
 	return true;

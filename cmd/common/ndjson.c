@@ -31,15 +31,17 @@ static bool blank(const char *s, size_t n)
 }
 
 /* Reads up to '\n' into r->buf, growing it geometrically but never past
- * max_line + 1; a longer line is consumed and dropped. */
-ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
+ * max_line + 1; a longer line is consumed and dropped. The caller holds the
+ * stream's lock: lines of logits run to megabytes, and a locked getc per
+ * byte cost more than the rest of llorch-sample's work on them. */
+static ndjson_read_result read_locked(ndjson_reader *r, const char **line, size_t *len)
 {
 	for (;;) {
 		bool too_long = false, any = false;
 		int c;
 
 		r->len = 0;
-		while ((c = getc(r->in)) != EOF) {
+		while ((c = getc_unlocked(r->in)) != EOF) {
 			any = true;
 			if (c == '\n')
 				break;
@@ -80,6 +82,14 @@ ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
 		*len = r->len;
 		return NDJSON_LINE;
 	}
+}
+
+ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
+{
+	flockfile(r->in);
+	ndjson_read_result res = read_locked(r, line, len);
+	funlockfile(r->in);
+	return res;
 }
 
 json_t *ndjson_parse_object(const char *line, size_t len, char *err, size_t errlen)
