@@ -95,6 +95,27 @@ reference_text() { # PROMPT STEPS
 	[ "$piped_42" != "$piped_43" ]
 }
 
+@test "the loop with top-k (llorch-forward sends only the top-k logits) equals the in-process loop" {
+	need_model
+	run "$BATS_TEST_DIRNAME/../examples/pipeline/generate.sh" -m "$MODEL" -n 60 -T 0.9 -k 5 -s 3 \
+		-t 1 "The little dog"
+	assert_success
+	want=$("$DRIVER" --generate "$MODEL" -p "The little dog" -n 60 -T 0.9 -k 5 -s 3)
+	assert_equal "$output" "$want"
+	[ "${#want}" -gt 100 ]
+}
+
+@test "the loop exits 65 and shows the line when a tool reports an error" {
+	need_model
+	# past the context (512) llorch-forward answers with an error object
+	run --separate-stderr "$BATS_TEST_DIRNAME/../examples/pipeline/generate.sh" -m "$MODEL" \
+		-n 1000 -T 0 -t 1 "The little dog"
+	[ "$status" -eq 65 ]
+	[[ $stderr == *'"error":{"code":'* ]]
+	# the text up to there came out
+	[ "${#output}" -gt 1000 ]
+}
+
 @test "the tokenize | forward | sample loop holds back and stops at stop strings as in-process" {
 	need_model
 	for temp in 0 0.8; do

@@ -12,6 +12,11 @@
 # result equals the in-process loop (llorch-serve, llorch_generate()) for
 # the same model, prompt, parameters, seed and thread count.
 #
+# llorch-forward sends only the TOP_K largest logits when top-k is on (-k 40:
+# all that top-k sampling looks at), else all of them as base64; both are
+# exact for the sampler, and far cheaper to write and parse than JSON numbers
+# (50257 of them for GPT-2). One jq prints the text of every line.
+#
 # Usage: generate.sh -m MODEL [-n MAX_TOKENS] [-T TEMPERATURE] [-s SEED]
 #                    [-k TOP_K] [-p TOP_P] [-S STOP]... [-t THREADS] PROMPT
 # Needs jq and the llorch tools on PATH.
@@ -47,25 +52,29 @@ jq -nc --arg text "$1" --argjson stop "$stops" '{text: $text, stop: $stop}' |
 
 thread_opt=
 [ "$threads" -gt 0 ] && thread_opt="-t $threads"
-# shellcheck disable=SC2086 # thread_opt is one option or nothing
+logits_opt="-l base64"
+[ "$top_k" -gt 0 ] && logits_opt="-k $top_k"
+# shellcheck disable=SC2086 # thread_opt and logits_opt are options or nothing
 { cat "$dir/first"; cat "$dir/loop"; } |
-	llorch-forward -m "$model" $thread_opt |
+	llorch-forward -m "$model" $thread_opt $logits_opt |
 	llorch-sample -m "$model" -n "$max_tokens" -T "$temperature" -s "$seed" \
 		-k "$top_k" -p "$top_p" |
 	{
 		# Holding the FIFO open keeps llorch-forward reading; closing it
 		# (when done) lets the whole loop drain and exit.
 		exec 3>"$dir/loop"
+		status=70
 		while IFS= read -r line; do
 			case $line in
-			*'"error":'*) printf '%s: %s\n' "$0" "$line" >&2; exit 65 ;;
+			*'"error":'*) printf '%s: %s\n' "$0" "$line" >&2; status=65; break ;;
 			esac
-			printf '%s\n' "$line" | jq -j .text
+			printf '%s\n' "$line"
 			case $line in
-			*'"done":true'*) exit 0 ;;
+			*'"done":true'*) status=0; break ;;
 			esac
 			printf '%s\n' "$line" >&3
 		done
-		echo "$0: the loop ended before the generation was done" >&2
-		exit 70
-	}
+		[ "$status" -eq 70 ] && echo "$0: the loop ended before the generation was done" >&2
+		echo "$status" >"$dir/status"
+	} | jq --unbuffered -j .text
+exit "$(cat "$dir/status")"
