@@ -10,7 +10,7 @@ setup_file() {
 	export SHARED="${LLORCH_SHARED:-$REPO/../shared}"
 	# the bench writes its models under BUILD/bench-models: a scratch build
 	# directory of links keeps them out of the real one
-	export BUILD="$BATS_FILE_TMPDIR/build"
+	export BUILD="$BATS_FILE_TMPDIR/build" LLORCH_BENCH_STREAM_MIB=64
 	mkdir -p "$BUILD/tests"
 	ln -s "$LLORCH_BUILD/bin" "$BUILD/bin"
 	ln -s "$LLORCH_BUILD/tests/bench" "$BUILD/tests/bench"

@@ -2,9 +2,9 @@
  * model through the library directly, or the machine's memory read
  * bandwidth, and prints one JSON object per line.
  *
- *   bench stream [-t THREADS]
+ *   bench stream [-t THREADS] [-M MIB]
  *       {"threads":2,"stream_gbs":44.1}: read bandwidth of our thread pool
- *       streaming a 1 GiB buffer (median of 5 passes).
+ *       streaming a buffer of MIB MiB (default 1024; median of 5 passes).
  *   bench model -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 4] [-r 3]
  *       prompt tokens/s (one eval of -p tokens from an empty context), decode
  *       tokens/s (-n single-token evals from an empty context, logits each
@@ -87,9 +87,9 @@ static void stream_worker(void *arg, int ith, int nth)
 	j->sink[(ith % 8) * 8] = s0 ^ s1 ^ s2 ^ s3;
 }
 
-static int run_stream(int threads)
+static int run_stream(int threads, int mib)
 {
-	size_t bytes = (size_t)1 << 30;
+	size_t bytes = (size_t)mib << 20;
 	stream_job j = {.n = bytes / 8};
 	llorch_threadpool *pool;
 	double gbs[5];
@@ -252,7 +252,7 @@ static int run_model(const model_opts *o)
 
 static int usage(void)
 {
-	fputs("usage: bench stream [-t THREADS]\n"
+	fputs("usage: bench stream [-t THREADS] [-M MIB]\n"
 	      "       bench model -m MODEL.gguf [-t THREADS] [-p N_PROMPT] [-n N_GEN]"
 	      " [-b BATCH] [-r RUNS]\n"
 	      "       bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n N_GEN] [-T TEMP]"
@@ -266,12 +266,12 @@ int main(int argc, char **argv)
 {
 	model_opts o = {.threads = 0, .n_prompt = 512, .n_gen = 128, .n_batch = 4, .runs = 3};
 	gen_opts g = {.depths = "0,128,256,512,1024", .n_gen = -1, .seed = 1};
-	int opt;
+	int opt, mib = 1024;
 
 	if (argc < 2)
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:M:")) != -1) {
 		switch (opt) {
 		case 'm': o.path = optarg; break;
 		case 't': o.threads = atoi(optarg); break;
@@ -285,13 +285,14 @@ int main(int argc, char **argv)
 		case 'T': g.temperature = atof(optarg); break;
 		case 'k': g.top_k = atoi(optarg); break;
 		case 's': g.seed = strtoull(optarg, NULL, 10); break;
+		case 'M': mib = atoi(optarg); break;
 		default: return usage();
 		}
 	}
 	if (o.threads <= 0)
 		o.threads = llorch_ncpu();
 	if (strcmp(argv[1], "stream") == 0)
-		return run_stream(o.threads);
+		return mib >= 1 && mib <= 65536 ? run_stream(o.threads, mib) : usage();
 	if (!o.path || o.runs < 1 || o.runs > MAX_RUNS)
 		return usage();
 	g.model = o.path;
