@@ -29,8 +29,8 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 @test "overhead.sh prints every path with well-formed figures, and equal texts" {
 	LLORCH_BENCH_OVERHEAD_RUNS=1 LLORCH_BENCH_OVERHEAD_TOKENS=12 LLORCH_BENCH_THREADS=1 \
 	LLORCH_BENCH_OVERHEAD_ENCODINGS="top base64 json" \
-		run -0 "$REPO/tests/bench/overhead.sh" "$BUILD" "$REPO/examples/models/kjv-llama-2.4M.gguf"
-	echo "$output"
+		run -0 --separate-stderr "$REPO/tests/bench/overhead.sh" "$BUILD" "$REPO/examples/models/kjv-llama-2.4M.gguf"
+	echo "$output"; echo "stderr: $stderr"
 	[[ ${lines[0]} == "# overheads: kjv-llama-2.4M.gguf, 12 tokens after "* ]]
 	[ "${#lines[@]}" -eq 8 ]
 	n=0
@@ -64,8 +64,8 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	export FAKE_LLAMA_BENCH_LOG="$BATS_TEST_TMPDIR/calls"
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
 	LLORCH_BENCH_TYPES="q8_0 f16" LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
-		run -0 "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
-	echo "$output"
+		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
+	echo "$output"; echo "stderr: $stderr"
 	# called once per file, as the table's own figures are taken
 	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 2 ]
 	grep -q -- "-m $BUILD/bench-models/tiny-q8_0.gguf -p 512 -n 128 -t 1 -r 1 -o json" "$FAKE_LLAMA_BENCH_LOG"
@@ -91,7 +91,7 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	chmod +x "$BATS_TEST_TMPDIR/broken"
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
 	LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
-		run -0 "$REPO/tests/bench/run" "$BUILD" --compare "$BATS_TEST_TMPDIR/broken"
+		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$BATS_TEST_TMPDIR/broken"
 	row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| q8_0 ")
 	mapfile -t c < <(cells "$row")
 	[ "${c[11]}" = - ] && [ "${c[12]}" = - ] && [ "${c[13]}" = - ] && [ "${c[14]}" = - ]
@@ -102,8 +102,8 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
 	LLORCH_BENCH_TYPES="q8_0 f32" LLORCH_BENCH_DEPTHS="0 64 1000" LLORCH_BENCH_RUNS=1 \
 	LLORCH_BENCH_THREADS=1 LLORCH_BENCH_GNUPLOT=no-such-gnuplot \
-		run -0 "$REPO/tests/bench/run" "$BUILD"
-	echo "$output"
+		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD"
+	echo "$output"; echo "stderr: $stderr"
 	[[ $output == *"# plot skipped: gnuplot is not installed"* ]]
 	[[ $output == *"|    depth |     q8_0 |      f32 |"* ]]
 	# 1000 is lowered to fit the context of 512 with 32 steps
@@ -115,7 +115,7 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	if command -v gnuplot >/dev/null; then
 		LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
 		LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_DEPTHS="0 64" LLORCH_BENCH_RUNS=1 \
-		LLORCH_BENCH_THREADS=1 run -0 "$REPO/tests/bench/run" "$BUILD"
+		LLORCH_BENCH_THREADS=1 run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD"
 		[[ $output == *"# plot: $BUILD/bench-depth.png"* ]]
 		[ "$(head -c 4 "$BUILD/bench-depth.png" | od -An -c | tr -d ' ')" = '211PNG' ]
 	fi
