@@ -400,13 +400,40 @@ static void matmul_rows_by_token(const matmul_job *j, int64_t r0, int64_t r1)
 	}
 }
 
+/* Values of a row packed per pass: 16 rows' worth of floats stay in L1. */
+#define LLORCH_PACK_CHUNK 256
+
+/* P (n_in, LLORCH_PANEL) = rows r .. r + n - 1 of W as float, transposed;
+ * rows past n are zeros. Float rows are read in place, others dequantized
+ * a chunk at a time into buf (16 * LLORCH_PACK_CHUNK floats). */
+static void pack_panel(const matmul_job *j, int64_t r, int n, float *P, float *buf)
+{
+	for (int half = 0; half < LLORCH_PANEL; half += 16)
+		for (int64_t k0 = 0; k0 < j->n_in; k0 += LLORCH_PACK_CHUNK) {
+			int64_t kn = j->n_in - k0 < LLORCH_PACK_CHUNK ? j->n_in - k0 : LLORCH_PACK_CHUNK;
+			const float *rows[16];
+			for (int c = 0; c < 16; c++) {
+				const uint8_t *w = j->W + (size_t)(r + half + c) * j->row_bytes;
+				float *dst = buf + c * LLORCH_PACK_CHUNK;
+				if (half + c >= n) {
+					rows[c] = NULL;
+				} else if (j->kt == LLORCH_KT_F32) {
+					rows[c] = (const float *)(const void *)w + k0;
+				} else {
+					j->ks->dequantize(j->kt, w + kt_bytes(j->kt, k0), dst, kn);
+					rows[c] = dst;
+				}
+			}
+			j->ks->pack16(rows, kn, P + k0 * LLORCH_PANEL + half);
+		}
+}
+
 /* Own GEMM: each panel of 32 weight rows is dequantized and packed as
  * (n_in, 32) floats, then multiplied with all of X. */
 static void matmul_panels(const matmul_job *j, int64_t r0, int64_t r1)
 {
 	size_t k = (size_t)j->n_in;
-	float *P = malloc((k * LLORCH_PANEL + k) * sizeof *P);
-	float *row = P + k * LLORCH_PANEL;
+	float *P = malloc((k * LLORCH_PANEL + 16 * LLORCH_PACK_CHUNK) * sizeof *P);
 
 	if (!P) {
 		matmul_rows_by_token(j, r0, r1);
@@ -414,14 +441,7 @@ static void matmul_panels(const matmul_job *j, int64_t r0, int64_t r1)
 	}
 	for (int64_t r = r0; r < r1; r += LLORCH_PANEL) {
 		int n = r1 - r < LLORCH_PANEL ? (int)(r1 - r) : LLORCH_PANEL;
-		for (int c = 0; c < LLORCH_PANEL; c++) {
-			if (c < n)
-				j->ks->dequantize(j->kt, j->W + (size_t)(r + c) * j->row_bytes, row, j->n_in);
-			else
-				memset(row, 0, k * sizeof *row);
-			for (size_t i = 0; i < k; i++)
-				P[i * LLORCH_PANEL + (size_t)c] = row[i];
-		}
+		pack_panel(j, r, n, P, P + k * LLORCH_PANEL);
 		j->ks->gemm_panel(j->X, j->n_tok, j->n_in, P, n, j->Y + r, j->n_out);
 	}
 	free(P);
@@ -436,7 +456,7 @@ static void matmul_worker(void *arg, int ith, int nth)
 	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
 	if (r1 <= r0)
 		return;
-	if (j->ks->gemm_panel) {
+	if (j->ks->gemm_panel && j->ks->pack16) {
 		matmul_panels(j, r0, r1);
 		return;
 	}
