@@ -97,3 +97,179 @@ void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int6
 		_mm512_mask_storeu_ps(out + d + 48, m3, _mm512_mul_ps(a3, inv));
 	}
 }
+
+/* ---- tiles of query rows (llorch_attn_tile) ----
+ * Scores are computed as S^T (n_kv, 32): key j in a row, the tile's 32
+ * queries in its two vectors, so that q . k for twelve keys at a time is
+ * the GEMM micro-kernel's register tile (K rows broadcast, the transposed
+ * Q tile loaded), and the softmax of each query runs down a lane. */
+
+#define KEYS 12
+#define QGROUP 6
+
+/* Lanes of a 32-query tile that see key j: query i at pos0 + i sees keys
+ * up to pos0 + i. */
+static inline __mmask32 causal_lanes(int64_t j, int64_t pos0)
+{
+	int64_t past = j - pos0;
+
+	return past <= 0 ? 0xffffffffu : past >= 32 ? 0 : (__mmask32)(0xffffffffu << past);
+}
+
+/* S rows j .. j + mr - 1 = scale * K . Qt, masked keys -inf; mr constant
+ * after inlining. The sums over the head run in blocks of 16 values added
+ * up in S: each sum rounds about as often as the row kernel's lane sums. */
+static inline __attribute__((always_inline)) void score_keys(int mr, const float *k,
+		int64_t kv_stride, int64_t hd, const float *Qt, int64_t j, int64_t pos0,
+		float scale, float *S, __m512 *max0, __m512 *max1)
+{
+	const float *kj = k + j * kv_stride;
+	float *Sj = S + 32 * j;
+
+	for (int64_t d0 = 0; d0 < hd; d0 += 16) {
+		int64_t d1 = hd - d0 < 16 ? hd : d0 + 16;
+		__m512 c0[KEYS], c1[KEYS];
+#pragma GCC unroll 12
+		for (int m = 0; m < mr; m++) {
+			c0[m] = _mm512_setzero_ps();
+			c1[m] = _mm512_setzero_ps();
+		}
+		for (int64_t d = d0; d < d1; d++) {
+			__m512 b0 = _mm512_loadu_ps(Qt + 32 * d), b1 = _mm512_loadu_ps(Qt + 32 * d + 16);
+#pragma GCC unroll 12
+			for (int m = 0; m < mr; m++) {
+				__m512 a = _mm512_set1_ps(kj[m * kv_stride + d]);
+				c0[m] = _mm512_fmadd_ps(a, b0, c0[m]);
+				c1[m] = _mm512_fmadd_ps(a, b1, c1[m]);
+			}
+		}
+		if (d0 > 0) {
+#pragma GCC unroll 12
+			for (int m = 0; m < mr; m++) {
+				c0[m] = _mm512_add_ps(_mm512_loadu_ps(Sj + 32 * m), c0[m]);
+				c1[m] = _mm512_add_ps(_mm512_loadu_ps(Sj + 32 * m + 16), c1[m]);
+			}
+		}
+		if (d1 < hd) {
+#pragma GCC unroll 12
+			for (int m = 0; m < mr; m++) {
+				_mm512_storeu_ps(Sj + 32 * m, c0[m]);
+				_mm512_storeu_ps(Sj + 32 * m + 16, c1[m]);
+			}
+			continue;
+		}
+		const __m512 vscale = _mm512_set1_ps(scale), ninf = _mm512_set1_ps(-INFINITY);
+#pragma GCC unroll 12
+		for (int m = 0; m < mr; m++) {
+			__mmask32 lanes = causal_lanes(j + m, pos0);
+			__m512 s0 = _mm512_mask_mul_ps(ninf, (__mmask16)lanes, c0[m], vscale);
+			__m512 s1 = _mm512_mask_mul_ps(ninf, (__mmask16)(lanes >> 16), c1[m], vscale);
+			_mm512_storeu_ps(Sj + 32 * m, s0);
+			_mm512_storeu_ps(Sj + 32 * m + 16, s1);
+			*max0 = _mm512_max_ps(*max0, s0);
+			*max1 = _mm512_max_ps(*max1, s1);
+		}
+	}
+}
+
+/* out rows i0 .. i0 + ng - 1 = (P . V) / sum over keys 0 .. n_kv - 1, 64
+ * values of the head per pass in registers; ng constant after inlining. */
+static inline __attribute__((always_inline)) void weigh_values(int ng, const float *S,
+		const float *v, int64_t kv_stride, int64_t hd, int64_t n_kv, int i0,
+		const float *inv, float *out, int64_t out_stride)
+{
+	for (int64_t d = 0; d < hd; d += 64) {
+		__mmask16 m0 = tail_mask(hd - d), m1 = tail_mask(hd - d - 16);
+		__mmask16 m2 = tail_mask(hd - d - 32), m3 = tail_mask(hd - d - 48);
+		__m512 a0[QGROUP], a1[QGROUP], a2[QGROUP], a3[QGROUP];
+
+#pragma GCC unroll 6
+		for (int g = 0; g < ng; g++) {
+			a0[g] = _mm512_setzero_ps();
+			a1[g] = a0[g];
+			a2[g] = a0[g];
+			a3[g] = a0[g];
+		}
+		for (int64_t j = 0; j < n_kv; j++) {
+			const float *vj = v + j * kv_stride + d;
+			const float *pj = S + 32 * j + i0;
+			__m512 v0 = _mm512_maskz_loadu_ps(m0, vj), v1 = _mm512_maskz_loadu_ps(m1, vj + 16);
+			__m512 v2 = _mm512_maskz_loadu_ps(m2, vj + 32), v3 = _mm512_maskz_loadu_ps(m3, vj + 48);
+#pragma GCC unroll 6
+			for (int g = 0; g < ng; g++) {
+				__m512 p = _mm512_set1_ps(pj[g]);
+				a0[g] = _mm512_fmadd_ps(p, v0, a0[g]);
+				a1[g] = _mm512_fmadd_ps(p, v1, a1[g]);
+				a2[g] = _mm512_fmadd_ps(p, v2, a2[g]);
+				a3[g] = _mm512_fmadd_ps(p, v3, a3[g]);
+			}
+		}
+#pragma GCC unroll 6
+		for (int g = 0; g < ng; g++) {
+			float *o = out + (int64_t)(i0 + g) * out_stride + d;
+			__m512 s = _mm512_set1_ps(inv[i0 + g]);
+			_mm512_mask_storeu_ps(o, m0, _mm512_mul_ps(a0[g], s));
+			_mm512_mask_storeu_ps(o + 16, m1, _mm512_mul_ps(a1[g], s));
+			_mm512_mask_storeu_ps(o + 32, m2, _mm512_mul_ps(a2[g], s));
+			_mm512_mask_storeu_ps(o + 48, m3, _mm512_mul_ps(a3[g], s));
+		}
+	}
+}
+
+void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, const float *v,
+		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
+		float *out, int64_t out_stride)
+{
+	float *Qt = scratch, *S = scratch + 32 * hd;  /* (hd, 32), (n_kv, 32) */
+	int64_t n_kv = pos0 + n_q;
+	const float *rows[32];
+
+	for (int i = 0; i < 32; i++)
+		rows[i] = i < n_q ? q + i * q_stride : NULL;
+	llorch_pack16_avx512(rows, hd, Qt);
+	llorch_pack16_avx512(rows + 16, hd, Qt + 16);
+
+	__m512 max0 = _mm512_set1_ps(-INFINITY), max1 = max0;
+	int64_t j = 0;
+	for (; j + KEYS <= n_kv; j += KEYS)
+		score_keys(KEYS, k, kv_stride, hd, Qt, j, pos0, scale, S, &max0, &max1);
+	for (; j < n_kv; j++)
+		score_keys(1, k, kv_stride, hd, Qt, j, pos0, scale, S, &max0, &max1);
+
+	/* e = exp(s - max) down each lane, masked keys exactly 0; four partial
+	 * sums per lane keep the float sum's error small on long contexts */
+	__m512 sum0[4], sum1[4];
+	for (int u = 0; u < 4; u++)
+		sum0[u] = sum1[u] = _mm512_setzero_ps();
+	for (j = 0; j < n_kv; j++) {
+		__mmask32 lanes = causal_lanes(j, pos0);
+		float *s = S + 32 * j;
+		__m512 e0 = _mm512_maskz_mov_ps((__mmask16)lanes,
+				llorch_vexp512(_mm512_sub_ps(_mm512_loadu_ps(s), max0)));
+		__m512 e1 = _mm512_maskz_mov_ps((__mmask16)(lanes >> 16),
+				llorch_vexp512(_mm512_sub_ps(_mm512_loadu_ps(s + 16), max1)));
+		_mm512_storeu_ps(s, e0);
+		_mm512_storeu_ps(s + 16, e1);
+		sum0[j & 3] = _mm512_add_ps(sum0[j & 3], e0);
+		sum1[j & 3] = _mm512_add_ps(sum1[j & 3], e1);
+	}
+	float inv[32];
+	_mm512_storeu_ps(inv, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(
+			_mm512_add_ps(sum0[0], sum0[1]), _mm512_add_ps(sum0[2], sum0[3]))));
+	_mm512_storeu_ps(inv + 16, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(
+			_mm512_add_ps(sum1[0], sum1[1]), _mm512_add_ps(sum1[2], sum1[3]))));
+
+	/* query i needs keys up to pos0 + i: later ones weigh 0 */
+	for (int i0 = 0; i0 < n_q; i0 += QGROUP) {
+		int ng = n_q - i0 < QGROUP ? n_q - i0 : QGROUP;
+		int64_t nk = pos0 + i0 + ng;
+		switch (ng) {
+		case 6: weigh_values(6, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 5: weigh_values(5, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 4: weigh_values(4, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 3: weigh_values(3, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 2: weigh_values(2, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		default: weigh_values(1, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		}
+	}
+}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "model_internal.h"
 
 #define DEFAULT_BATCH 512
@@ -84,12 +85,14 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 
 	size_t E = (size_t)hp->n_embd, KV = (size_t)m->kv_dim, F = (size_t)hp->n_ff;
 	size_t B = (size_t)n_batch, L = (size_t)hp->n_layer, T = (size_t)n_ctx;
+	/* per thread: the scores of a tile of prompt rows over the whole cache */
+	size_t S = llorch_attn_tile_scratch(hp->head_dim, n_ctx);
 	size_t kv_bytes = 0, scratch = 0, lkv;
 	bool ok = llorch_mul_size(L, T, &lkv) && add_floats(&kv_bytes, lkv, KV) &&
 		add_floats(&kv_bytes, lkv, KV) &&
 		add_floats(&scratch, B, E * 4) && add_floats(&scratch, B, 2 * KV) &&
 		add_floats(&scratch, B, E + 2 * KV) && add_floats(&scratch, B, 2 * F) &&
-		add_floats(&scratch, (size_t)n_threads, T);
+		add_floats(&scratch, (size_t)n_threads, S);
 	if (!ok)
 		return llorch_error(LLORCH_E_RANGE, "context of %d positions: size overflows", n_ctx);
 
@@ -113,7 +116,8 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	c->qkv = alloc_floats(B, E + 2 * KV);
 	c->hb = alloc_floats(B, F);
 	c->hb2 = alloc_floats(B, F);
-	c->scores = alloc_floats((size_t)n_threads, T);
+	c->scores_stride = S;
+	c->scores = alloc_floats((size_t)n_threads, S);
 	c->row_ctx = calloc(B, sizeof *c->row_ctx);
 	c->row_pos = calloc(B, sizeof *c->row_pos);
 	c->kv_tokens = calloc((size_t)n_ctx, sizeof *c->kv_tokens);

@@ -5,6 +5,7 @@
  * (matrix-matrix for several rows, matrix-vector for one) so that each is
  * read once per pass; attention runs per row and head on the thread pool. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +21,10 @@ typedef struct {
 	llorch_ctx *const *row_ctx;   /* (nt) */
 	const int32_t *row_pos;       /* (nt) */
 	float *scores;                /* (pool threads, scores_stride) */
-	int32_t scores_stride;
+	size_t scores_stride;
 	int32_t layer;                /* for the attention workers */
+	bool attn_tiles;              /* rows are one context's consecutive positions */
+	atomic_llong attn_next;       /* the next (tile, head) unit to take */
 } pass;
 
 /* Y (nt, n_out) = X (nt, n_in) . W^T */
@@ -121,15 +124,65 @@ static void norm_rows(const pass *p, const float *w, const float *b, const float
 	}
 }
 
-/* Row t, head h: softmax(q k^T / sqrt(head_dim)) v over positions 0..pos. */
-static void attn_worker(void *arg, int ith, int nth)
+/* Tiles of LLORCH_ATTN_TILE rows of one head at a time: prompt rows of one
+ * context. Units are taken from a shared counter, the tiles with the most
+ * keys first so that no thread is left with a long one at the end; each
+ * unit is computed whole by one thread, so the result does not depend on
+ * the number of threads or on which took what. */
+static void attn_tile_worker(void *arg, int ith, int nth)
 {
-	const pass *p = arg;
+	pass *p = arg;
 	const llorch_hparams *hp = &p->m->hp;
 	int32_t hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
 	int64_t E = hp->n_embd, KV = p->m->kv_dim;
 	float scale = 1.0f / sqrtf((float)hd);
-	float *scores = p->scores + (size_t)ith * (size_t)p->scores_stride;
+	float *scratch = p->scores + (size_t)ith * p->scores_stride;
+	const llorch_ctx *rc = p->row_ctx[0];
+	const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0);
+	const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0);
+	int64_t n_tiles = (p->nt + LLORCH_ATTN_TILE - 1) / LLORCH_ATTN_TILE;
+
+	(void)nth;
+	for (;;) {
+		int64_t i = atomic_fetch_add_explicit(&p->attn_next, 1, memory_order_relaxed);
+		if (i >= n_tiles * n_head)
+			return;
+		int32_t t0 = (int32_t)((n_tiles - 1 - i / n_head) * LLORCH_ATTN_TILE);
+		int32_t h = (int32_t)(i % n_head);
+		int n_q = p->nt - t0 < LLORCH_ATTN_TILE ? p->nt - t0 : LLORCH_ATTN_TILE;
+		int64_t off = (int64_t)(h / group) * hd;
+		llorch_attn_tile(p->c->q + t0 * E + (int64_t)h * hd, E, kc + off, vc + off, KV, hd,
+				p->row_pos[t0], n_q, scale, scratch, p->c->att + t0 * E + (int64_t)h * hd, E);
+	}
+}
+
+/* Whether rows 0..nt-1 are consecutive positions of one context, whose
+ * tiles fit the score scratch. */
+static bool rows_tile(const pass *p)
+{
+	if (p->nt < 2)
+		return false;
+	for (int32_t t = 1; t < p->nt; t++)
+		if (p->row_ctx[t] != p->row_ctx[0] || p->row_pos[t] != p->row_pos[0] + t)
+			return false;
+	return llorch_attn_tile_scratch(p->m->hp.head_dim, p->row_pos[p->nt - 1] + 1) <=
+		p->scores_stride;
+}
+
+/* Row t, head h: softmax(q k^T / sqrt(head_dim)) v over positions 0..pos. */
+static void attn_worker(void *arg, int ith, int nth)
+{
+	pass *p = arg;
+	const llorch_hparams *hp = &p->m->hp;
+	int32_t hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
+	int64_t E = hp->n_embd, KV = p->m->kv_dim;
+	float scale = 1.0f / sqrtf((float)hd);
+	float *scores = p->scores + (size_t)ith * p->scores_stride;
+
+	if (p->attn_tiles) {
+		attn_tile_worker(arg, ith, nth);
+		return;
+	}
 	int64_t total = (int64_t)p->nt * n_head;
 
 	/* Work is dealt out by index, and each (row, head) is computed whole by
@@ -203,6 +256,8 @@ static void attention(pass *p, int32_t l, const llorch_layer *L)
 				(size_t)KV * sizeof(float));
 	}
 	p->layer = l;
+	p->attn_tiles = rows_tile(p);
+	atomic_store_explicit(&p->attn_next, 0, memory_order_relaxed);
 	/* Short contexts of small models: less work than a wake-up. */
 	int64_t attn_work = 0;
 	for (int32_t t = 0; t < p->nt; t++)
@@ -335,7 +390,7 @@ llorch_status llorch_ctx_eval(llorch_ctx *c, const int32_t *tokens, int32_t n,
 		pass p = {
 			.c = c, .m = c->model, .nt = nt, .tokens = tokens + done,
 			.row_ctx = c->row_ctx, .row_pos = c->row_pos,
-			.scores = c->scores, .scores_stride = c->n_ctx,
+			.scores = c->scores, .scores_stride = c->scores_stride,
 		};
 		for (int32_t t = 0; t < nt; t++) {
 			c->row_ctx[t] = c;
@@ -396,7 +451,7 @@ llorch_status llorch_ctx_eval_batch(llorch_ctx *const *ctxs, const int32_t *toke
 		pass p = {
 			.c = c0, .m = c0->model, .nt = nt, .tokens = tokens + done,
 			.row_ctx = ctxs + done, .row_pos = c0->row_pos,
-			.scores = scores, .scores_stride = max_ctx,
+			.scores = scores, .scores_stride = (size_t)max_ctx,
 		};
 		st = run_pass(&p, logits ? logits + (int64_t)done * V : NULL, true);
 		if (st == LLORCH_OK)

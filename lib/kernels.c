@@ -579,6 +579,22 @@ void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_
 	kernels()->attn_row(q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 }
 
+void llorch_attn_tile(const float *q, int64_t q_stride, const float *k, const float *v,
+		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
+		float *out, int64_t out_stride)
+{
+	const llorch_kernel_set *ks = kernels();
+
+	if (ks->attn_tile) {
+		ks->attn_tile(q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch, out,
+				out_stride);
+		return;
+	}
+	for (int i = 0; i < n_q; i++)
+		ks->attn_row(q + i * q_stride, k, v, kv_stride, hd, pos0 + i + 1, scale, scratch,
+				out + i * out_stride);
+}
+
 void llorch_vec_gelu(float *x, int64_t n)
 {
 	kernels()->gelu(x, n);

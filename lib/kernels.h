@@ -46,6 +46,25 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
  * scores: n_kv floats of scratch. n_kv >= 1. */
 void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+/* Query rows per llorch_attn_tile. */
+#define LLORCH_ATTN_TILE 32
+
+/* Floats of scratch llorch_attn_tile needs with head size hd and keys up
+ * to n_kv (also enough for llorch_attn_row over n_kv keys). */
+static inline size_t llorch_attn_tile_scratch(int64_t hd, int64_t n_kv)
+{
+	return (size_t)LLORCH_ATTN_TILE * (size_t)(hd + n_kv);
+}
+
+/* Causal attention of n_q (1..LLORCH_ATTN_TILE) consecutive query rows of
+ * one head at positions pos0 .. pos0 + n_q - 1 of one cache: row i (at
+ * q + i * q_stride, hd floats) attends to keys 0 .. pos0 + i as
+ * llorch_attn_row does, into out + i * out_stride. A prompt's attention as
+ * matrix-matrix work: each key and value read serves the whole tile.
+ * scratch: llorch_attn_tile_scratch(hd, pos0 + n_q) floats. */
+void llorch_attn_tile(const float *q, int64_t q_stride, const float *k, const float *v,
+		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
+		float *out, int64_t out_stride);
 /* The same in double precision, plain loops. */
 void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *out);

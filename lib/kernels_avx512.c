@@ -121,6 +121,7 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.gemm_panel = llorch_gemm_panel_avx512,
 	.pack16 = llorch_pack16_avx512,
 	.attn_row = llorch_attn_row_avx512,
+	.attn_tile = llorch_attn_tile_avx512,
 	.gelu = llorch_gelu_avx512,
 	.silu_mul = llorch_silu_mul_avx512,
 };
@@ -138,6 +139,7 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.qgemm_panel = llorch_qgemm_panel_avx512,
 	.pack16 = llorch_pack16_avx512,
 	.attn_row = llorch_attn_row_avx512,
+	.attn_tile = llorch_attn_tile_avx512,
 	.gelu = llorch_gelu_avx512,
 	.silu_mul = llorch_silu_mul_avx512,
 };

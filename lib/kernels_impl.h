@@ -80,6 +80,10 @@ typedef struct {
 	/* llorch_attn_row at this level */
 	void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride,
 			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+	/* Optional (else attn_row per row): llorch_attn_tile at this level */
+	void (*attn_tile)(const float *q, int64_t q_stride, const float *k, const float *v,
+			int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
+			float *scratch, float *out, int64_t out_stride);
 	void (*gelu)(float *x, int64_t n);
 	void (*silu_mul)(float *gate, const float *up, int64_t n);
 } llorch_kernel_set;
@@ -92,6 +96,9 @@ void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int6
 		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, const float *v,
+		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
+		float *out, int64_t out_stride);
 
 #define LLORCH_PANEL 32
 

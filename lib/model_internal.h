@@ -71,7 +71,8 @@ struct llorch_ctx {
 	float *qkv;                   /* gpt2: (n_batch, n_embd + 2 kv_dim) */
 	float *att;                   /* (n_batch, n_embd) */
 	float *hb, *hb2;              /* (n_batch, n_ff) */
-	float *scores;                /* (n_threads, n_ctx) */
+	float *scores;                /* (n_threads, scores_stride) */
+	size_t scores_stride;         /* llorch_attn_tile_scratch(head_dim, n_ctx) */
 	llorch_ctx **row_ctx;         /* (n_batch): the KV cache each row goes to */
 	int32_t *row_pos;             /* (n_batch): the position of each row */
 	size_t scratch_bytes, kv_bytes;

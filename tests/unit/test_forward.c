@@ -420,6 +420,49 @@ static void test_all_logits_and_batches(void **state)
 	free(last);
 }
 
+/* A prompt long enough for several tiles of attention rows (a full one,
+ * one across the end), after a short first chunk so that the tiles start
+ * mid-cache: against the reference, and bit-identical with 1 and 3
+ * threads. Grouped-query heads of 16 values (small()). */
+static void test_long_prompt_tiles(void **state)
+{
+	enum { N_FIRST = 5, N_LONG = 40 };
+	int32_t toks[N_FIRST + N_LONG];
+
+	(void)state;
+	for (int32_t i = 0; i < N_FIRST + N_LONG; i++)
+		toks[i] = seq[i % N_SEQ] ^ (i / N_SEQ);
+	for (int arch = 0; arch < 2; arch++) {
+		spec s = small(arch ? "llama" : "gpt2", LLORCH_DT_F32);
+		llorch_model *m = load_spec(&s);
+		size_t V = (size_t)llorch_model_hparams(m)->n_vocab, n = N_FIRST + N_LONG;
+		float *a = malloc(n * V * sizeof *a), *b = malloc(n * V * sizeof *b);
+		float *ref = malloc(n * V * sizeof *ref);
+		llorch_ctx *c1 = new_ctx(m, 1, 0, 0), *c3 = new_ctx(m, 3, 0, 0);
+		llorch_ctx *cr = new_ctx(m, 1, 0, 0);
+
+		assert_true(a && b && ref);
+		assert_int_equal(llorch_ctx_eval(c1, toks, N_FIRST, a, true), LLORCH_OK);
+		assert_int_equal(llorch_ctx_eval(c1, toks + N_FIRST, N_LONG, a + N_FIRST * V, true),
+				LLORCH_OK);
+		assert_int_equal(llorch_ctx_eval(c3, toks, N_FIRST, b, true), LLORCH_OK);
+		assert_int_equal(llorch_ctx_eval(c3, toks + N_FIRST, N_LONG, b + N_FIRST * V, true),
+				LLORCH_OK);
+		assert_memory_equal(a, b, n * V * sizeof *a);
+		assert_int_equal(llorch_ctx_eval_ref(cr, toks, (int32_t)n, ref, true), LLORCH_OK);
+		double err = max_rel(a, ref, n * V);
+		if (err > 1e-4)
+			fail_msg("%s: long prompt %g from the reference", s.arch, err);
+		llorch_ctx_free(c1);
+		llorch_ctx_free(c3);
+		llorch_ctx_free(cr);
+		llorch_model_free(m);
+		free(a);
+		free(b);
+		free(ref);
+	}
+}
+
 static void test_range_errors(void **state)
 {
 	(void)state;
@@ -653,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_fast_vs_ref),
 		cmocka_unit_test(test_prefix_reuse_and_determinism),
 		cmocka_unit_test(test_all_logits_and_batches),
+		cmocka_unit_test(test_long_prompt_tiles),
 		cmocka_unit_test(test_range_errors),
 		cmocka_unit_test(test_eval_batch),
 		cmocka_unit_test(test_abort_and_dump),

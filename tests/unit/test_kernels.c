@@ -565,9 +565,29 @@ static void test_batch_equals_single(void **state)
 	for_each_level(batch_equals_single_all);
 }
 
-/* Attention rows against the double-precision reference: the result is a
+/* Attention against the double-precision reference: the result is a
  * weighted mean of v, so its error is bounded by the probabilities' relative
- * error (exp to 1e-6, float sums over n_kv terms) times max |v|. */
+ * error times max |v|. That error comes from exp (1e-6), the float sum of
+ * n_kv weights, and the scores: a float sum of hd products, whatever its
+ * order, with at most 18 + hd / 16 roundings on the way to each (blocks or
+ * lanes of 16, then their sum), is off by up to that many units of
+ * roundoff of scale * sum |q_d k_d|, and an error e in the scores moves
+ * the weights by a factor of up to exp(2e). */
+static double attn_tol(const float *q, const float *k, int64_t stride, int64_t hd,
+		int64_t n_kv, float scale, float vmax)
+{
+	double smax = 0;
+
+	for (int64_t j = 0; j < n_kv; j++) {
+		double s = 0;
+		for (int64_t d = 0; d < hd; d++)
+			s += fabs((double)q[d] * k[j * stride + d]);
+		smax = fmax(smax, s * fabs(scale));
+	}
+	double score_err = (18.0 + (double)(hd + 15) / 16) * 6e-8 * smax;
+	return ((4.0 + (double)n_kv) * 1.2e-7 + 1e-6 + 2.0 * score_err) * vmax + 1e-30;
+}
+
 static void attn_all(llorch_threadpool *const *pools)
 {
 	static const int64_t hds[] = {1, 16, 37, 64, 80, 128};
@@ -591,7 +611,7 @@ static void attn_all(llorch_threadpool *const *pools)
 			llorch_attn_row_ref(q, k, v, stride, hd, n_kv, scale, want);
 			for (int64_t d = 0; d < hd; d++)
 				check_close("attn", LLORCH_DT_F32, 1, hd, d, out[d], want[d],
-						((4.0 + (double)n_kv) * 1.2e-7 + 1e-6) * vmax + 1e-30);
+						attn_tol(q, k, stride, hd, n_kv, scale, vmax));
 			free(want);
 			free(out);
 			free(scores);
@@ -604,6 +624,62 @@ static void test_attn_row(void **state)
 {
 	(void)state;
 	for_each_level(attn_all);
+}
+
+/* Tiles of query rows against the reference row by row, each row over its
+ * own causal prefix: tiles at the start of the cache and further in, full,
+ * ragged and single-row, head sizes across vector tails. */
+static void attn_tile_all(llorch_threadpool *const *pools)
+{
+	static const int64_t hds[] = {1, 16, 37, 64, 80, 128};
+	static const struct { int64_t pos0; int n_q; } tiles[] = {
+		{0, 1}, {0, 5}, {0, LLORCH_ATTN_TILE}, {3, LLORCH_ATTN_TILE}, {11, 1},
+		{40, 17}, {100, LLORCH_ATTN_TILE - 1}, {290, 13},
+	};
+
+	(void)pools;
+	for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
+		for (size_t b = 0; b < sizeof tiles / sizeof *tiles; b++) {
+			int64_t hd = hds[a], pos0 = tiles[b].pos0, n_kv = pos0 + tiles[b].n_q;
+			int n_q = tiles[b].n_q;
+			int64_t stride = 3 * hd + 5, q_stride = hd + 3, out_stride = 2 * hd + 1;
+			float *q = random_x(q_stride * n_q), *kv = random_x(2 * n_kv * stride);
+			float *k = kv, *v = kv + n_kv * stride;
+			float *scratch = malloc(llorch_attn_tile_scratch(hd, n_kv) * sizeof *scratch);
+			float *out = malloc((size_t)(out_stride * n_q) * sizeof *out);
+			float *want = malloc((size_t)hd * sizeof *want);
+			float vmax = 0;
+			assert_true(scratch && out && want);
+			for (int64_t i = 0; i < n_kv * stride; i++)
+				vmax = fmaxf(vmax, fabsf(v[i]));
+			for (int64_t i = 0; i < out_stride * n_q; i++)
+				out[i] = NAN;
+			float scale = b % 2 ? 4.0f : 0.125f;
+			llorch_attn_tile(q, q_stride, k, v, stride, hd, pos0, n_q, scale, scratch, out,
+					out_stride);
+			for (int i = 0; i < n_q; i++) {
+				const float *qi = q + i * q_stride;
+				double tol = attn_tol(qi, k, stride, hd, pos0 + i + 1, scale, vmax);
+				llorch_attn_row_ref(qi, k, v, stride, hd, pos0 + i + 1, scale, want);
+				for (int64_t d = 0; d < hd; d++)
+					check_close("attn_tile", LLORCH_DT_F32, 1, hd, pos0 + i,
+							out[i * out_stride + d], want[d], tol);
+				/* the gaps between output rows are left alone */
+				for (int64_t d = hd; d < out_stride && i + 1 < n_q; d++)
+					assert_true(isnan(out[i * out_stride + d]));
+			}
+			free(want);
+			free(out);
+			free(scratch);
+			free(kv);
+			free(q);
+		}
+}
+
+static void test_attn_tile(void **state)
+{
+	(void)state;
+	for_each_level(attn_tile_all);
 }
 
 /* Activations against the double-precision reference, over a range wide
@@ -731,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_rows_multi),
 		cmocka_unit_test(test_batch_equals_single),
 		cmocka_unit_test(test_attn_row),
+		cmocka_unit_test(test_attn_tile),
 		cmocka_unit_test(test_activations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
