@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels_impl.h"
+#include "tile_avx512.h"
 #include "vexp_avx512.h"
 
 static inline __mmask16 tail_mask(int64_t n)
@@ -130,19 +131,9 @@ static inline __attribute__((always_inline)) void score_keys(int mr, const float
 		int64_t d1 = hd - d0 < 16 ? hd : d0 + 16;
 		__m512 c0[KEYS], c1[KEYS];
 #pragma GCC unroll 12
-		for (int m = 0; m < mr; m++) {
-			c0[m] = _mm512_setzero_ps();
-			c1[m] = _mm512_setzero_ps();
-		}
-		for (int64_t d = d0; d < d1; d++) {
-			__m512 b0 = _mm512_loadu_ps(Qt + 32 * d), b1 = _mm512_loadu_ps(Qt + 32 * d + 16);
-#pragma GCC unroll 12
-			for (int m = 0; m < mr; m++) {
-				__m512 a = _mm512_set1_ps(kj[m * kv_stride + d]);
-				c0[m] = _mm512_fmadd_ps(a, b0, c0[m]);
-				c1[m] = _mm512_fmadd_ps(a, b1, c1[m]);
-			}
-		}
+		for (int m = 0; m < mr; m++)
+			c0[m] = c1[m] = _mm512_setzero_ps();
+		llorch_tile32(mr, kj, kv_stride, Qt, d0, d1, c0, c1);
 		if (d0 > 0) {
 #pragma GCC unroll 12
 			for (int m = 0; m < mr; m++) {

@@ -124,35 +124,36 @@ static void norm_rows(const pass *p, const float *w, const float *b, const float
 	}
 }
 
+/* What every attention unit of a layer needs. */
+typedef struct {
+	int32_t hd, n_head, group;    /* head size, query heads, query heads per KV head */
+	int64_t E, KV;                /* row strides of q and att, of the caches */
+	float scale;
+	float *scratch;               /* this thread's */
+} attn_geom;
+
 /* Tiles of LLORCH_ATTN_TILE rows of one head at a time: prompt rows of one
  * context. Units are taken from a shared counter, the tiles with the most
  * keys first so that no thread is left with a long one at the end; each
  * unit is computed whole by one thread, so the result does not depend on
  * the number of threads or on which took what. */
-static void attn_tile_worker(void *arg, int ith, int nth)
+static void attn_tiles(pass *p, const attn_geom *g)
 {
-	pass *p = arg;
-	const llorch_hparams *hp = &p->m->hp;
-	int32_t hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
-	int64_t E = hp->n_embd, KV = p->m->kv_dim;
-	float scale = 1.0f / sqrtf((float)hd);
-	float *scratch = p->scores + (size_t)ith * p->scores_stride;
 	const llorch_ctx *rc = p->row_ctx[0];
 	const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0);
 	const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0);
 	int64_t n_tiles = (p->nt + LLORCH_ATTN_TILE - 1) / LLORCH_ATTN_TILE;
 
-	(void)nth;
 	for (;;) {
 		int64_t i = atomic_fetch_add_explicit(&p->attn_next, 1, memory_order_relaxed);
-		if (i >= n_tiles * n_head)
+		if (i >= n_tiles * g->n_head)
 			return;
-		int32_t t0 = (int32_t)((n_tiles - 1 - i / n_head) * LLORCH_ATTN_TILE);
-		int32_t h = (int32_t)(i % n_head);
+		int32_t t0 = (int32_t)((n_tiles - 1 - i / g->n_head) * LLORCH_ATTN_TILE);
+		int32_t h = (int32_t)(i % g->n_head);
 		int n_q = p->nt - t0 < LLORCH_ATTN_TILE ? p->nt - t0 : LLORCH_ATTN_TILE;
-		int64_t off = (int64_t)(h / group) * hd;
-		llorch_attn_tile(p->c->q + t0 * E + (int64_t)h * hd, E, kc + off, vc + off, KV, hd,
-				p->row_pos[t0], n_q, scale, scratch, p->c->att + t0 * E + (int64_t)h * hd, E);
+		int64_t off = (int64_t)(h / g->group) * g->hd, qo = t0 * g->E + (int64_t)h * g->hd;
+		llorch_attn_tile(p->c->q + qo, g->E, kc + off, vc + off, g->KV, g->hd,
+				p->row_pos[t0], n_q, g->scale, g->scratch, p->c->att + qo, g->E);
 	}
 }
 
@@ -169,35 +170,36 @@ static bool rows_tile(const pass *p)
 		p->scores_stride;
 }
 
-/* Row t, head h: softmax(q k^T / sqrt(head_dim)) v over positions 0..pos. */
+/* Row t, head h: softmax(q k^T / sqrt(head_dim)) v over positions 0..pos;
+ * prompt rows of one context in tiles instead. */
 static void attn_worker(void *arg, int ith, int nth)
 {
 	pass *p = arg;
 	const llorch_hparams *hp = &p->m->hp;
-	int32_t hd = hp->head_dim, n_head = hp->n_head, group = hp->n_head / hp->n_head_kv;
-	int64_t E = hp->n_embd, KV = p->m->kv_dim;
-	float scale = 1.0f / sqrtf((float)hd);
-	float *scores = p->scores + (size_t)ith * p->scores_stride;
+	attn_geom g = {
+		.hd = hp->head_dim, .n_head = hp->n_head, .group = hp->n_head / hp->n_head_kv,
+		.E = hp->n_embd, .KV = p->m->kv_dim, .scale = 1.0f / sqrtf((float)hp->head_dim),
+		.scratch = p->scores + (size_t)ith * p->scores_stride,
+	};
+	int64_t total = (int64_t)p->nt * g.n_head;
 
 	if (p->attn_tiles) {
-		attn_tile_worker(arg, ith, nth);
+		attn_tiles(p, &g);
 		return;
 	}
-	int64_t total = (int64_t)p->nt * n_head;
-
 	/* Work is dealt out by index, and each (row, head) is computed whole by
 	 * one thread: the result does not depend on the number of threads. */
 	for (int64_t i = ith; i < total; i += nth) {
-		int32_t t = (int32_t)(i / n_head), h = (int32_t)(i % n_head);
+		int32_t t = (int32_t)(i / g.n_head), h = (int32_t)(i % g.n_head);
 		const llorch_ctx *rc = p->row_ctx[t];
 		int32_t pos = p->row_pos[t];
-		int64_t off = (int64_t)(h / group) * hd;
-		const float *q = p->c->q + t * E + (int64_t)h * hd;
-		float *out = p->c->att + t * E + (int64_t)h * hd;
+		int64_t off = (int64_t)(h / g.group) * g.hd;
+		const float *q = p->c->q + t * g.E + (int64_t)h * g.hd;
+		float *out = p->c->att + t * g.E + (int64_t)h * g.hd;
 		const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0) + off;
 		const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0) + off;
 
-		llorch_attn_row(q, kc, vc, KV, hd, pos + 1, scale, scores, out);
+		llorch_attn_row(q, kc, vc, g.KV, g.hd, pos + 1, g.scale, g.scratch, out);
 	}
 }
 

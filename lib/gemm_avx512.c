@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "kernels_impl.h"
+#include "tile_avx512.h"
 
 #define MR 12
 
@@ -25,15 +26,7 @@ static inline __attribute__((always_inline)) void tile(int mr, const float *X, i
 		c0[m] = _mm512_setzero_ps();
 		c1[m] = _mm512_setzero_ps();
 	}
-	for (int64_t k = 0; k < K; k++) {
-		__m512 b0 = _mm512_loadu_ps(P + 32 * k), b1 = _mm512_loadu_ps(P + 32 * k + 16);
-#pragma GCC unroll 12
-		for (int m = 0; m < mr; m++) {
-			__m512 a = _mm512_set1_ps(X[m * K + k]);
-			c0[m] = _mm512_fmadd_ps(a, b0, c0[m]);
-			c1[m] = _mm512_fmadd_ps(a, b1, c1[m]);
-		}
-	}
+	llorch_tile32(mr, X, K, P, 0, K, c0, c1);
 #pragma GCC unroll 12
 	for (int m = 0; m < mr; m++) {
 		_mm512_mask_storeu_ps(Y + m * ldy, m0, c0[m]);
