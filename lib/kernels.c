@@ -528,16 +528,14 @@ static void qgemm_worker(void *arg, int ith, int nth)
 	free(P);
 }
 
-/* False (nothing done) when the level has no integer GEMM, the rows are too
- * long for its 32-bit offsets, there are too few tokens for its tile, or
- * memory is short: the float path runs. */
+/* False (nothing done) when the level has no integer GEMM, there are too
+ * few tokens for its tile, or memory is short: the float path runs. */
 static bool matmul_qgemm(llorch_threadpool *pool, const matmul_job *j)
 {
 	qgemm_job q = {.j = j, .nb = j->n_in / 32};
 
 	if (!is_quantized(j->kt) || !j->ks->qgemm_panel || q.nb <= 0 ||
-			j->n_tok < LLORCH_QGEMM_MIN_TOK ||
-			j->row_bytes > (size_t)INT32_MAX / LLORCH_PANEL)
+			j->n_tok < LLORCH_QGEMM_MIN_TOK)
 		return false;
 	q.xq = malloc((size_t)j->n_tok * (size_t)q.nb * sizeof *q.xq);
 	if (!q.xq)

@@ -67,7 +67,7 @@ typedef struct {
 			int n_cols, float *Y, int64_t ldy);
 	/* Optional (else gemm_panel on dequantized weights), for Q8_0 and Q4_0:
 	 * Y (n_tok >= LLORCH_QGEMM_MIN_TOK, n_cols <= 32; rows ldy apart) = X . W^T over n_cols rows
-	 * of W (type kt, rows row_bytes apart, row_bytes * 32 < 2^31), X given
+	 * of W (type kt, rows row_bytes apart), X given
 	 * as n_tok rows of nb activation blocks whose quants are stored biased
 	 * by +128 (read as unsigned bytes); scratch: 64-byte aligned,
 	 * nb * LLORCH_QPANEL_BLOCK_BYTES. */
