@@ -167,7 +167,8 @@ PY
 
 # Prefill: every activation of every layer, fast and reference, against NumPy
 # dequantizing the same weights. The fast kernels multiply quantized weights
-# with activations rounded to int8 (as ggml does): 3e-2 there, 1e-4 elsewhere.
+# with activations rounded to int8 (as ggml does; with AVX-512 VNNI the prompt
+# GEMM too, not only decode): 3e-2 there, 1e-4 elsewhere.
 @test "random GPT-2 and Llama, every weight type: every layer within 1e-4 of NumPy (3e-2 quantized fast)" {
 	need_numpy
 	for arch in gpt2 llama; do
