@@ -36,24 +36,17 @@ static void linear(const pass *p, const llorch_weight *w, const float *X, float 
 		llorch_matmul(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out, p->nt);
 }
 
-/* linear() with wa, wb and wc (if not NULL) on the same X; one token's
- * products share one pool run. */
+/* linear() with wa, wb and wc (if not NULL) on the same X; a decode step's
+ * products (one token, or a batch of a few) share one pool run. */
 static void linear3(const pass *p, const float *X, const llorch_weight *wa, float *Ya,
 		const llorch_weight *wb, float *Yb, const llorch_weight *wc, float *Yc)
 {
-	if (p->nt > 1) {
-		linear(p, wa, X, Ya);
-		linear(p, wb, X, Yb);
-		if (wc)
-			linear(p, wc, X, Yc);
-		return;
-	}
 	llorch_matvec_part parts[3] = {
 		{wa->type, wa->data, Ya, wa->n_out},
 		{wb->type, wb->data, Yb, wb->n_out},
 		{wc ? wc->type : wa->type, wc ? wc->data : NULL, Yc, wc ? wc->n_out : 0},
 	};
-	llorch_matvec_parts(p->c->pool, X, wa->n_in, parts, wc ? 3 : 2);
+	llorch_matmul_parts(p->c->pool, X, p->nt, wa->n_in, parts, wc ? 3 : 2);
 }
 
 static void add_bias_rows(const pass *p, float *Y, const float *b, int64_t n)

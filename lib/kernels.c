@@ -329,7 +329,7 @@ static void parts_worker(void *arg, int ith, int nth)
 		take_grains(&pj->part[i], &c);
 }
 
-void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
+static void parts_run(llorch_threadpool *pool, const float *x, int64_t n_x, int64_t n_in,
 		const llorch_matvec_part *parts, int n_parts)
 {
 	int nth = llorch_threadpool_size(pool);
@@ -342,14 +342,34 @@ void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
 			if (kt < 0 || parts[i].n_out <= 0)
 				continue;
 			matvec_job_init(&pj.part[pj.n++], nth, kt, parts[i].W, x, parts[i].y,
-					n_in, parts[i].n_out, 1);
-			work += n_in * parts[i].n_out;
+					n_in, parts[i].n_out, n_x);
+			work += n_in * parts[i].n_out * n_x;
 		}
 		if (work < LLORCH_MATVEC_MIN_WORK || nth == 1)
 			parts_worker(&pj, 0, 1);
 		else
 			llorch_threadpool_run(pool, parts_worker, &pj);
 	}
+}
+
+void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
+		const llorch_matvec_part *parts, int n_parts)
+{
+	parts_run(pool, x, 1, n_in, parts, n_parts);
+}
+
+void llorch_matmul_parts(llorch_threadpool *pool, const float *X, int64_t n_tok, int64_t n_in,
+		const llorch_matvec_part *parts, int n_parts)
+{
+	if (n_tok <= 0)
+		return;
+	if (n_tok <= LLORCH_MULTI_MAX) {
+		parts_run(pool, X, n_tok, n_in, parts, n_parts);
+		return;
+	}
+	for (int i = 0; i < n_parts; i++)
+		llorch_matmul(pool, parts[i].type, parts[i].W, X, parts[i].y, n_in, parts[i].n_out,
+				n_tok);
 }
 
 void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,

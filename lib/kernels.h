@@ -35,6 +35,11 @@ typedef struct {
 void llorch_matvec_parts(llorch_threadpool *pool, const float *x, int64_t n_in,
 		const llorch_matvec_part *parts, int n_parts);
 
+/* llorch_matmul for each part (y (n_tok, n_out)), with the same results; a
+ * few tokens (a batched decode step) take one pool run per four parts. */
+void llorch_matmul_parts(llorch_threadpool *pool, const float *X, int64_t n_tok, int64_t n_in,
+		const llorch_matvec_part *parts, int n_parts);
+
 /* Y (n_tok, n_out) = X (n_tok, n_in) . W^T: prompt processing as matrix-matrix
  * work (sgemm for F32, dequantised tiles or own kernels otherwise). */
 void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,

@@ -287,6 +287,47 @@ static void matvec_parts_all(llorch_threadpool *const *pools)
 	free(x);
 }
 
+/* llorch_matmul_parts gives each part exactly llorch_matmul's result, for
+ * a batched decode step's few tokens (one pool run) and for more. */
+static void matmul_parts_all(llorch_threadpool *const *pools)
+{
+	enum { N_PARTS = 3 };
+	static const int64_t n_outs[N_PARTS] = {67, 0, 130};
+	static const int64_t n_toks[] = {1, 2, 4, 8, 9};
+	const int64_t n_in = 96;
+
+	for (size_t k = 0; k < sizeof n_toks / sizeof *n_toks; k++) {
+		int64_t n_tok = n_toks[k];
+		llorch_matvec_part parts[N_PARTS];
+		float *want[N_PARTS];
+		float *X = random_x(n_in * n_tok);
+		for (int i = 0; i < N_PARTS; i++) {
+			llorch_dtype t = types[(k + (size_t)i) % (sizeof types / sizeof *types)];
+			size_t ny = (size_t)((n_outs[i] > 0 ? n_outs[i] : 1) * n_tok);
+			parts[i] = (llorch_matvec_part){t, random_weights(t, n_in, n_outs[i]),
+				malloc(ny * sizeof(float)), n_outs[i]};
+			want[i] = malloc(ny * sizeof(float));
+			assert_true(parts[i].y && want[i]);
+			llorch_matmul(pools[0], t, parts[i].W, X, want[i], n_in, n_outs[i], n_tok);
+		}
+		llorch_matmul_parts(pools[k % 4], X, n_tok, n_in, parts, N_PARTS);
+		for (int i = 0; i < N_PARTS; i++) {
+			assert_memory_equal(parts[i].y, want[i],
+					(size_t)(n_outs[i] * n_tok) * sizeof(float));
+			free(want[i]);
+			free(parts[i].y);
+			free((void *)parts[i].W);
+		}
+		free(X);
+	}
+}
+
+static void test_matmul_parts(void **state)
+{
+	(void)state;
+	for_each_level(matmul_parts_all);
+}
+
 static void test_matvec_parts(void **state)
 {
 	(void)state;
@@ -801,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_simd_level_names),
 		cmocka_unit_test(test_matvec),
 		cmocka_unit_test(test_matvec_parts),
+		cmocka_unit_test(test_matmul_parts),
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_matmul_few_long_rows),
 		cmocka_unit_test(test_matmul_int8),
