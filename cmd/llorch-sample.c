@@ -67,7 +67,12 @@ typedef struct {
 	size_t prev_len, prev_cap;
 	char *out; /* the text this step releases */
 	size_t out_len, out_cap;
+	const char *raw_logits; /* the line's base64 "logits", taken out before parsing */
+	size_t raw_len;
 } state;
+
+/* A base64 "logits" string at least this long skips the JSON parser. */
+#define RAW_LOGITS_MIN 1024
 
 static void parse_options(int argc, char **argv, options *o)
 {
@@ -335,7 +340,9 @@ static bool read_logits(state *s, const json_t *in, size_t *n_out, line_error *e
 	}
 	float *x = NULL;
 	size_t n = 0;
-	if (!codec_decode_floats(v, &x, &n, err, sizeof err))
+	bool raw = s->raw_logits && json_is_string(v) && json_string_length(v) == 0;
+	if (raw ? !codec_decode_base64_floats(s->raw_logits, s->raw_len, &x, &n, err, sizeof err) :
+			!codec_decode_floats(v, &x, &n, err, sizeof err))
 		return FAIL(e, "bad_request", "\"logits\": %s", err);
 	if (n == 0 || (s->n_vocab && n != (size_t)s->n_vocab) || n > INT32_MAX) {
 		free(x);
@@ -527,9 +534,28 @@ static int process_line(const char *line, size_t len, void *user)
 	state *s = user;
 	char perr[256];
 	line_error e = { 0 };
-	json_t *in = ndjson_parse_object(line, len, perr, sizeof perr);
 	json_t *out = NULL;
+	char *rest = NULL;
+	size_t vs, ve;
 	int rc;
+
+	/* GPT-2's logits in base64 are 268 KB a line: parsing them as a JSON
+	 * string (a copy, a UTF-8 check) cost more than all else llorch-sample
+	 * does, so the string is cut out and decoded where it lies, and the
+	 * parser sees "logits":"" */
+	s->raw_logits = NULL;
+	if (!s->opt.keep_logits && len > RAW_LOGITS_MIN &&
+			ndjson_find_raw_string(line, len, "logits", &vs, &ve) && ve - vs >= RAW_LOGITS_MIN &&
+			(rest = malloc(len - (ve - vs) + 1))) {
+		memcpy(rest, line, vs);
+		memcpy(rest + vs, line + ve, len - ve);
+		rest[len - (ve - vs)] = '\0';
+		s->raw_logits = line + vs;
+		s->raw_len = ve - vs;
+		line = rest;
+		len -= ve - vs;
+	}
+	json_t *in = ndjson_parse_object(line, len, perr, sizeof perr);
 
 	if (!in) {
 		out = ndjson_error(NULL, "bad_json", "%s", perr);
@@ -554,6 +580,8 @@ static int process_line(const char *line, size_t len, void *user)
 		rc = -1;
 	json_decref(out);
 	json_decref(in);
+	free(rest);
+	s->raw_logits = NULL;
 	return rc;
 }
 

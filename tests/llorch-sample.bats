@@ -68,6 +68,56 @@ need_vocab() {
 	refute_output --partial '"token":0'
 }
 
+@test "long base64 logits (decoded where they lie, not by the JSON parser) give the same draws" {
+	# 500 logits: 2668 base64 characters, over the 1024 at which the string
+	# is cut out of the line before parsing
+	/usr/bin/python3 - <<'PY' >in.ndjson
+import base64, json, random, struct
+random.seed(5)
+x = [random.uniform(-4, 4) for _ in range(500)]
+b64 = base64.b64encode(struct.pack("<500f", *x)).decode()
+assert "/" in b64
+dense = json.dumps([float(struct.unpack("<f", struct.pack("<f", v))[0]) for v in x])
+for seed in range(1, 7):
+    print('{"tokens":[1],"logits":%s,"seed":%d}' % (dense, seed))
+    # fields around it, a nested "logits" that is not the member, spaces
+    print('{"a":{"logits":"x","b":[1,{"c":"]"}]}, "tokens" : [1] ,"logits" : "%s", "seed":%d,"z":null}' % (b64, seed))
+    # escaped slashes: the parser's way
+    print('{"tokens":[1],"logits":"%s","seed":%d}' % (b64.replace("/", "\\/"), seed))
+PY
+	run llorch-sample -T 1 <in.ndjson
+	assert_success
+	[ "${#lines[@]}" -eq 18 ]
+	printf '%s\n' "$output" | jq -r .token | paste -d' ' - - - | while read -r a b c; do
+		[ "$a" = "$b" ] && [ "$b" = "$c" ]
+	done
+	[ "$(printf '%s\n' "$output" | jq -r .token | sort -u | wc -l)" -ge 2 ]
+	# the other fields pass through, the logits do not
+	printf '%s\n' "${lines[1]}" | jq -e '.a.logits == "x" and .a.b[1].c == "]" and .z == null and (has("logits") | not)'
+	# --keep-logits: the string comes back as it came
+	sed -n 2p in.ndjson | llorch-sample --keep-logits | jq -r .logits >kept
+	sed -n 2p in.ndjson | jq -r .logits | cmp - kept
+}
+
+@test "long base64 logits: a bad character, bad JSON around them, a duplicate are errors" {
+	b64=$(/usr/bin/python3 -c 'import struct,base64; print(base64.b64encode(struct.pack("<400f", *range(400))).decode())')
+	bad="${b64:0:100}*${b64:101}"
+	{
+		printf '{"tokens":[1],"logits":"%s"}\n' "$bad"
+		printf '{"tokens":[1],"logits":"%s",}\n' "$b64"
+		printf '{"tokens":[1],"logits":"%s","logits":"%s"}\n' "$b64" "$b64"
+		printf '{"tokens":[1],"logits":"%s"\n' "$b64"
+		printf '{"tokens":[1],"logits":"%s"}\n' "$b64"
+	} >in.ndjson
+	run -65 llorch-sample -T 0 <in.ndjson
+	[ "${#lines[@]}" -eq 5 ]
+	printf '%s\n' "${lines[0]}" | jq -e '.error.code == "bad_request" and (.error.message | test("bad base64 character at offset 100"))'
+	printf '%s\n' "${lines[1]}" | jq -e '.error.code == "bad_json"'
+	printf '%s\n' "${lines[2]}" | jq -e '.error.code == "bad_json" and (.error.message | test("duplicate"))'
+	printf '%s\n' "${lines[3]}" | jq -e '.error.code == "bad_json"'
+	printf '%s\n' "${lines[4]}" | jq -e '.token == 399 and (has("error") | not)'
+}
+
 @test "the draw depends on seed and step only" {
 	line='{"tokens":[1,2,3,4],"prompt_tokens":2,"logits":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}'
 	a=$(echo "$line" | llorch-sample -s 5 | jq -c .token)

@@ -243,7 +243,7 @@ static bool decode_base64_bytes(const char *s, size_t len, size_t pad, uint8_t *
 	return true;
 }
 
-static bool decode_base64(const char *s, size_t len, float **out, size_t *n, char *err,
+bool codec_decode_base64_floats(const char *s, size_t len, float **out, size_t *n, char *err,
 		size_t errlen)
 {
 	if (len % 4 != 0) {
@@ -283,7 +283,8 @@ static bool decode_base64(const char *s, size_t len, float **out, size_t *n, cha
 bool codec_decode_floats(const json_t *v, float **out, size_t *n, char *err, size_t errlen)
 {
 	if (json_is_string(v))
-		return decode_base64(json_string_value(v), json_string_length(v), out, n, err, errlen);
+		return codec_decode_base64_floats(json_string_value(v), json_string_length(v), out, n,
+				err, errlen);
 	if (!json_is_array(v)) {
 		snprintf(err, errlen, "expected an array of numbers or a base64 string");
 		return false;

@@ -34,6 +34,8 @@ void codec_top_floats(strbuf *b, const float *x, int64_t n, int64_t k);
 
 /* A JSON array of numbers / null / "inf" / "-inf", or a base64 string, to
  * floats (*out malloc'd, *n values). false with a message in err. */
+bool codec_decode_base64_floats(const char *s, size_t len, float **out, size_t *n, char *err,
+		size_t errlen);
 bool codec_decode_floats(const json_t *v, float **out, size_t *n, char *err, size_t errlen);
 
 #endif

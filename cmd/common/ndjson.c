@@ -109,6 +109,92 @@ json_t *ndjson_parse_object(const char *line, size_t len, char *err, size_t errl
 	return v;
 }
 
+/* The offset of the closing quote of the string whose contents start at i
+ * (n when it is unterminated); *escaped tells whether it holds a backslash. */
+static size_t string_end(const char *p, size_t n, size_t i, bool *escaped)
+{
+	*escaped = false;
+	while (i < n) {
+		const char *q = memchr(p + i, '"', n - i);
+		if (!q)
+			return n;
+		size_t e = (size_t)(q - p);
+		const char *b = memchr(p + i, '\\', e - i);
+		if (!b)
+			return e;
+		*escaped = true;
+		i = (size_t)(b - p) + 2; /* past the escaped character, maybe a quote */
+	}
+	return n;
+}
+
+bool ndjson_find_raw_string(const char *p, size_t n, const char *name, size_t *start,
+		size_t *end)
+{
+	enum { OTHER, KEY, COLON, VALUE } want = OTHER; /* in the top-level object */
+	size_t klen = strlen(name), i = 0;
+	bool match = false, escaped;
+	long depth = 0;
+
+	while (i < n) {
+		char c = p[i];
+
+		if (c == '"') {
+			size_t e = string_end(p, n, i + 1, &escaped);
+			if (e >= n)
+				return false;
+			if (depth == 1 && want == KEY) {
+				match = !escaped && e - i - 1 == klen && memcmp(p + i + 1, name, klen) == 0;
+				want = COLON;
+			} else if (depth == 1 && want == VALUE) {
+				if (match && !escaped) {
+					*start = i + 1;
+					*end = e;
+					return true;
+				}
+				want = OTHER;
+			}
+			i = e + 1;
+			continue;
+		}
+		switch (c) {
+		case '{':
+		case '[':
+			if (depth == 0 && c == '[')
+				return false;
+			if (depth == 1)
+				want = OTHER;
+			if (++depth == 1)
+				want = KEY;
+			break;
+		case '}':
+		case ']':
+			if (--depth < 1)
+				return false;
+			break;
+		case ',':
+			if (depth == 1)
+				want = KEY;
+			break;
+		case ':':
+			if (depth == 1 && want == COLON)
+				want = VALUE;
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			break;
+		default:
+			if (depth == 1)
+				want = OTHER; /* a number or a literal */
+			break;
+		}
+		i++;
+	}
+	return false;
+}
+
 int ndjson_write(FILE *out, const json_t *v)
 {
 	if (json_dumpf(v, out, JSON_COMPACT | JSON_REAL_PRECISION(9)) != 0)

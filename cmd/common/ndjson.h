@@ -37,6 +37,15 @@ ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
  * NULL with a message in err on failure. */
 json_t *ndjson_parse_object(const char *line, size_t len, char *err, size_t errlen);
 
+/* Locates, by a lexical scan only, the member name of the line's top-level
+ * object when its value is a string without escapes: true with the offsets
+ * of the value's first byte and of its closing quote. It lets a tool take a
+ * megabyte base64 string out of a line before the JSON parser copies and
+ * checks it byte by byte; the rest of the line must still be parsed, which
+ * reports whatever is wrong with it. */
+bool ndjson_find_raw_string(const char *line, size_t len, const char *name, size_t *start,
+		size_t *end);
+
 /* Writes v compactly plus '\n' and flushes. 0, or -1 on a write error. */
 int ndjson_write(FILE *out, const json_t *v);
 
