@@ -49,12 +49,67 @@ static void linear3(const pass *p, const float *X, const llorch_weight *wa, floa
 	llorch_matmul_parts(p->c->pool, X, p->nt, wa->n_in, parts, wc ? 3 : 2);
 }
 
+/* ---- per-row steps ----
+ * The element-wise work of a pass (norms, bias and residual adds,
+ * activations, the q/k/v split and rotation) is split over the pool by rows
+ * when there are many: each row is computed whole by one thread with the
+ * same code, so the results are bit-identical for any thread count. */
+
+typedef struct rows_step rows_step;
+/* Rows [t0, t1) of a step. */
+typedef void (*rows_fn)(const rows_step *s, int32_t t0, int32_t t1);
+
+struct rows_step {
+	const pass *p;
+	rows_fn fn;
+	float *Y;             /* (nt, n) */
+	const float *A;       /* (nt, n), or one row when a_stride is 0; may be NULL */
+	int64_t n, a_stride;
+	const float *w, *b;   /* a norm's weights and bias */
+	int32_t layer;
+	bool fault;           /* the step's fault hook is on */
+};
+
+/* Values below which a step runs on the calling thread: less work than
+ * waking the pool. */
+#define ROWS_MIN_WORK (1 << 15)
+
+static void rows_worker(void *arg, int ith, int nth)
+{
+	const rows_step *s = arg;
+	int32_t nt = s->p->nt;
+	int32_t t0 = (int32_t)((int64_t)nt * ith / nth), t1 = (int32_t)((int64_t)nt * (ith + 1) / nth);
+
+	if (t1 > t0)
+		s->fn(s, t0, t1);
+}
+
+static void run_rows(rows_step s)
+{
+	if ((int64_t)s.p->nt * s.n < ROWS_MIN_WORK || llorch_threadpool_size(s.p->c->pool) == 1)
+		s.fn(&s, 0, s.p->nt);
+	else
+		llorch_threadpool_run(s.p->c->pool, rows_worker, &s);
+}
+
+/* Y += A */
+static void add_fn(const rows_step *s, int32_t t0, int32_t t1)
+{
+	for (int32_t t = t0; t < t1; t++)
+		llorch_add(s->Y + t * s->n, s->A + t * s->a_stride, s->n);
+}
+
+/* Y (nt, n) += b (n) */
 static void add_bias_rows(const pass *p, float *Y, const float *b, int64_t n)
 {
-	if (!b)
-		return;
-	for (int32_t t = 0; t < p->nt; t++)
-		llorch_add(Y + (int64_t)t * n, b, n);
+	if (b)
+		run_rows((rows_step){.p = p, .fn = add_fn, .Y = Y, .A = b, .n = n});
+}
+
+/* Y (nt, n) += A (nt, n) */
+static void add_rows(const pass *p, float *Y, const float *A, int64_t n)
+{
+	run_rows((rows_step){.p = p, .fn = add_fn, .Y = Y, .A = A, .n = n, .a_stride = n});
 }
 
 static void dump_rows(const pass *p, const char *name, int32_t layer, const float *X, int64_t n)
@@ -104,17 +159,24 @@ static llorch_status embed(const pass *p)
 	return LLORCH_OK;
 }
 
+/* Y = norm(A) */
+static void norm_fn(const rows_step *s, int32_t t0, int32_t t1)
+{
+	const llorch_hparams *hp = &s->p->m->hp;
+	int64_t E = s->n;
+
+	for (int32_t t = t0; t < t1; t++) {
+		if (hp->arch == LLORCH_ARCH_GPT2)
+			llorch_layernorm(s->Y + t * E, s->A + t * E, s->w, s->b, E, hp->norm_eps);
+		else
+			llorch_rmsnorm(s->Y + t * E, s->A + t * E, s->w, E, hp->norm_eps);
+	}
+}
+
 static void norm_rows(const pass *p, const float *w, const float *b, const float *X, float *Y)
 {
-	const llorch_hparams *hp = &p->m->hp;
-	int64_t E = hp->n_embd;
-
-	for (int32_t t = 0; t < p->nt; t++) {
-		if (hp->arch == LLORCH_ARCH_GPT2)
-			llorch_layernorm(Y + t * E, X + t * E, w, b, E, hp->norm_eps);
-		else
-			llorch_rmsnorm(Y + t * E, X + t * E, w, E, hp->norm_eps);
-	}
+	run_rows((rows_step){.p = p, .fn = norm_fn, .Y = Y, .A = X, .n = p->m->hp.n_embd,
+			.w = w, .b = b});
 }
 
 /* What every attention unit of a layer needs. */
@@ -199,57 +261,64 @@ static void attn_worker(void *arg, int ith, int nth)
 /* Multiply-adds of q . k below which attention runs on the calling thread. */
 #define ATTN_MIN_WORK (1 << 15)
 
-static void qkv_gpt2(const pass *p, const llorch_layer *L)
+/* Each row's q, k and v from the projections (biased; split for GPT-2,
+ * rotated for Llama), its k and v stored in its context's cache. */
+static void qkv_fn(const rows_step *s, int32_t t0, int32_t t1)
 {
+	const pass *p = s->p;
+	const llorch_layer *L = &p->m->layers[s->layer];
+	const llorch_hparams *hp = &p->m->hp;
 	llorch_ctx *c = p->c;
-	int64_t E = p->m->hp.n_embd, KV = p->m->kv_dim, W = E + 2 * KV;
+	int64_t E = hp->n_embd, KV = p->m->kv_dim, W = E + 2 * KV;
+	void (*rope)(float *, int32_t, int32_t, int32_t, int32_t, float) =
+		s->fault ? llorch_rope_neox : llorch_rope;
 
-	linear(p, &L->attn_qkv, c->xn, c->qkv);
-	add_bias_rows(p, c->qkv, L->attn_qkv_b, W);
-	for (int32_t t = 0; t < p->nt; t++) {
-		const float *r = c->qkv + t * W;
-		memcpy(c->q + t * E, r, (size_t)E * sizeof(float));
-		memcpy(c->k + t * KV, r + E, (size_t)KV * sizeof(float));
-		memcpy(c->v + t * KV, r + E + KV, (size_t)KV * sizeof(float));
+	for (int32_t t = t0; t < t1; t++) {
+		float *q = c->q + t * E, *k = c->k + t * KV, *v = c->v + t * KV;
+		if (hp->arch == LLORCH_ARCH_GPT2) {
+			float *r = c->qkv + t * W;
+			if (L->attn_qkv_b)
+				llorch_add(r, L->attn_qkv_b, W);
+			memcpy(q, r, (size_t)E * sizeof(float));
+			memcpy(k, r + E, (size_t)KV * sizeof(float));
+			memcpy(v, r + E + KV, (size_t)KV * sizeof(float));
+		} else {
+			if (L->attn_q_b)
+				llorch_add(q, L->attn_q_b, E);
+			if (L->attn_k_b)
+				llorch_add(k, L->attn_k_b, KV);
+			if (L->attn_v_b)
+				llorch_add(v, L->attn_v_b, KV);
+			rope(q, hp->n_head, hp->head_dim, hp->rope_dim, p->row_pos[t], hp->rope_freq_base);
+			rope(k, hp->n_head_kv, hp->head_dim, hp->rope_dim, p->row_pos[t],
+					hp->rope_freq_base);
+		}
+		llorch_ctx *rc = p->row_ctx[t];
+		memcpy(llorch_kv_row(rc->k_cache, rc, s->layer, p->row_pos[t]), k,
+				(size_t)KV * sizeof(float));
+		memcpy(llorch_kv_row(rc->v_cache, rc, s->layer, p->row_pos[t]), v,
+				(size_t)KV * sizeof(float));
 	}
 }
 
-static void qkv_llama(const pass *p, const llorch_layer *L)
+static void qkv(const pass *p, int32_t l, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
-	const llorch_hparams *hp = &p->m->hp;
-	int64_t E = hp->n_embd, KV = p->m->kv_dim;
 
-	linear3(p, c->xn, &L->attn_q, c->q, &L->attn_k, c->k, &L->attn_v, c->v);
-	add_bias_rows(p, c->q, L->attn_q_b, E);
-	add_bias_rows(p, c->k, L->attn_k_b, KV);
-	add_bias_rows(p, c->v, L->attn_v_b, KV);
-	void (*rope)(float *, int32_t, int32_t, int32_t, int32_t, float) =
-		c->fault == LLORCH_FAULT_ROPE ? llorch_rope_neox : llorch_rope;
-	for (int32_t t = 0; t < p->nt; t++) {
-		rope(c->q + t * E, hp->n_head, hp->head_dim, hp->rope_dim, p->row_pos[t],
-				hp->rope_freq_base);
-		rope(c->k + t * KV, hp->n_head_kv, hp->head_dim, hp->rope_dim, p->row_pos[t],
-				hp->rope_freq_base);
-	}
+	if (p->m->hp.arch == LLORCH_ARCH_GPT2)
+		linear(p, &L->attn_qkv, c->xn, c->qkv);
+	else
+		linear3(p, c->xn, &L->attn_q, c->q, &L->attn_k, c->k, &L->attn_v, c->v);
+	run_rows((rows_step){.p = p, .fn = qkv_fn, .n = p->m->hp.n_embd + 2 * p->m->kv_dim,
+			.layer = l, .fault = c->fault == LLORCH_FAULT_ROPE});
 }
 
 static void attention(pass *p, int32_t l, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
-	int64_t E = p->m->hp.n_embd, KV = p->m->kv_dim;
+	int64_t E = p->m->hp.n_embd;
 
-	if (p->m->hp.arch == LLORCH_ARCH_GPT2)
-		qkv_gpt2(p, L);
-	else
-		qkv_llama(p, L);
-	for (int32_t t = 0; t < p->nt; t++) {
-		llorch_ctx *rc = p->row_ctx[t];
-		memcpy(llorch_kv_row(rc->k_cache, rc, l, p->row_pos[t]), c->k + t * KV,
-				(size_t)KV * sizeof(float));
-		memcpy(llorch_kv_row(rc->v_cache, rc, l, p->row_pos[t]), c->v + t * KV,
-				(size_t)KV * sizeof(float));
-	}
+	qkv(p, l, L);
 	p->layer = l;
 	p->attn_tiles = rows_tile(p);
 	atomic_store_explicit(&p->attn_next, 0, memory_order_relaxed);
@@ -267,23 +336,37 @@ static void attention(pass *p, int32_t l, const llorch_layer *L)
 		add_bias_rows(p, c->xn, L->attn_output_b, E);
 }
 
+/* GPT-2: Y = gelu(Y + b); Llama: Y = silu(Y) * A */
+static void act_fn(const rows_step *s, int32_t t0, int32_t t1)
+{
+	float *y = s->Y + t0 * s->n;
+	int64_t n = (t1 - t0) * s->n;
+
+	if (s->p->m->hp.arch != LLORCH_ARCH_GPT2) {
+		llorch_silu_mul(y, s->A + t0 * s->n, n);
+		return;
+	}
+	if (s->b)
+		for (int32_t t = t0; t < t1; t++)
+			llorch_add(s->Y + t * s->n, s->b, s->n);
+	if (s->fault)
+		llorch_gelu_coef(y, n, LLORCH_GELU_COEF_A / 10);
+	else
+		llorch_gelu(y, n);
+}
+
 /* xn (nt, n_embd) -> att (nt, n_embd) */
 static void ffn(const pass *p, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
 	int64_t E = p->m->hp.n_embd, F = p->m->hp.n_ff;
 
-	if (p->m->hp.arch == LLORCH_ARCH_GPT2) {
+	if (p->m->hp.arch == LLORCH_ARCH_GPT2)
 		linear(p, &L->ffn_up, c->xn, c->hb);
-		add_bias_rows(p, c->hb, L->ffn_up_b, F);
-		if (c->fault == LLORCH_FAULT_GELU)
-			llorch_gelu_coef(c->hb, p->nt * F, LLORCH_GELU_COEF_A / 10);
-		else
-			llorch_gelu(c->hb, p->nt * F);
-	} else {
+	else
 		linear3(p, c->xn, &L->ffn_gate, c->hb, &L->ffn_up, c->hb2, NULL, NULL);
-		llorch_silu_mul(c->hb, c->hb2, p->nt * F);
-	}
+	run_rows((rows_step){.p = p, .fn = act_fn, .Y = c->hb, .A = c->hb2, .n = F,
+			.b = L->ffn_up_b, .fault = c->fault == LLORCH_FAULT_GELU});
 	linear(p, &L->ffn_down, c->hb, c->att);
 	add_bias_rows(p, c->att, L->ffn_down_b, E);
 }
@@ -307,12 +390,12 @@ static llorch_status blocks(pass *p)
 		dump_rows(p, "attn_norm", l, c->xn, E);
 		attention(p, l, L);
 		dump_rows(p, "attn_out", l, c->xn, E);
-		llorch_add(c->x, c->xn, p->nt * E);
+		add_rows(p, c->x, c->xn, E);
 		norm_rows(p, L->ffn_norm, L->ffn_norm_b, c->x, c->xn);
 		dump_rows(p, "ffn_norm", l, c->xn, E);
 		ffn(p, L);
 		dump_rows(p, "ffn_out", l, c->att, E);
-		llorch_add(c->x, c->att, p->nt * E);
+		add_rows(p, c->x, c->att, E);
 		dump_rows(p, "layer_out", l, c->x, E);
 	}
 	return LLORCH_OK;
