@@ -88,6 +88,12 @@ static inline void transpose16(__m512 r[16])
 	}
 }
 
+/* Floats each row is prefetched ahead while packing: two cache lines. The
+ * sixteen rows are read side by side, a line of each at a time, which the
+ * hardware prefetchers serve poorly; asking early keeps more of the rows'
+ * lines in flight (F32 GPT-2 prompts: packing 14% -> 8% of the time). */
+#define PACK_AHEAD 32
+
 /* Half a panel, 16 x 16 blocks transposed in registers: a scalar copy
  * with a stride of 32 floats cost a tenth of a prompt's time. */
 void llorch_pack16_avx512(const float *const rows[16], int64_t n, float *P)
@@ -98,8 +104,15 @@ void llorch_pack16_avx512(const float *const rows[16], int64_t n, float *P)
 		__m512 r[16];
 
 #pragma GCC unroll 16
-		for (int c = 0; c < 16; c++)
-			r[c] = rows[c] ? _mm512_maskz_loadu_ps(m, rows[c] + i) : _mm512_setzero_ps();
+		for (int c = 0; c < 16; c++) {
+			if (!rows[c]) {
+				r[c] = _mm512_setzero_ps();
+				continue;
+			}
+			if (i + PACK_AHEAD < n)
+				_mm_prefetch((const char *)(rows[c] + i + PACK_AHEAD), _MM_HINT_T0);
+			r[c] = _mm512_maskz_loadu_ps(m, rows[c] + i);
+		}
 		transpose16(r);
 		int nk = left >= 16 ? 16 : (int)left;
 		for (int k = 0; k < nk; k++)
