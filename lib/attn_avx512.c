@@ -213,12 +213,12 @@ void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, c
 {
 	float *Qt = scratch, *S = scratch + 32 * hd;  /* (hd, 32), (n_kv, 32) */
 	int64_t n_kv = pos0 + n_q;
-	const float *rows[32];
+	const void *rows[32];
 
 	for (int i = 0; i < 32; i++)
 		rows[i] = i < n_q ? q + i * q_stride : NULL;
-	llorch_pack16_avx512(rows, hd, Qt);
-	llorch_pack16_avx512(rows + 16, hd, Qt + 16);
+	llorch_pack16_avx512(LLORCH_KT_F32, rows, hd, Qt);
+	llorch_pack16_avx512(LLORCH_KT_F32, rows + 16, hd, Qt + 16);
 
 	__m512 max0 = _mm512_set1_ps(-INFINITY), max1 = max0;
 	int64_t j = 0;

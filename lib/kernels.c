@@ -424,27 +424,31 @@ static void matmul_rows_by_token(const matmul_job *j, int64_t r0, int64_t r1)
 #define LLORCH_PACK_CHUNK 256
 
 /* P (n_in, LLORCH_PANEL) = rows r .. r + n - 1 of W as float, transposed;
- * rows past n are zeros. Float rows are read in place, others dequantized
- * a chunk at a time into buf (16 * LLORCH_PACK_CHUNK floats). */
+ * rows past n are zeros. Float and half rows are read in place, quantized
+ * ones dequantized a chunk at a time into buf (16 * LLORCH_PACK_CHUNK
+ * floats). */
 static void pack_panel(const matmul_job *j, int64_t r, int n, float *P, float *buf)
 {
 	for (int half = 0; half < LLORCH_PANEL; half += 16)
 		for (int64_t k0 = 0; k0 < j->n_in; k0 += LLORCH_PACK_CHUNK) {
 			int64_t kn = j->n_in - k0 < LLORCH_PACK_CHUNK ? j->n_in - k0 : LLORCH_PACK_CHUNK;
-			const float *rows[16];
+			const void *rows[16];
+			bool quant = is_quantized(j->kt);
 			for (int c = 0; c < 16; c++) {
-				const uint8_t *w = j->W + (size_t)(r + half + c) * j->row_bytes;
+				const uint8_t *w = j->W + (size_t)(r + half + c) * j->row_bytes +
+					kt_bytes(j->kt, k0);
 				float *dst = buf + c * LLORCH_PACK_CHUNK;
 				if (half + c >= n) {
 					rows[c] = NULL;
-				} else if (j->kt == LLORCH_KT_F32) {
-					rows[c] = (const float *)(const void *)w + k0;
+				} else if (!quant) {
+					rows[c] = w;
 				} else {
-					j->ks->dequantize(j->kt, w + kt_bytes(j->kt, k0), dst, kn);
+					j->ks->dequantize(j->kt, w, dst, kn);
 					rows[c] = dst;
 				}
 			}
-			j->ks->pack16(rows, kn, P + k0 * LLORCH_PANEL + half);
+			j->ks->pack16(quant ? LLORCH_KT_F32 : j->kt, rows, kn,
+					P + k0 * LLORCH_PANEL + half);
 		}
 }
 

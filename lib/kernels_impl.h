@@ -75,8 +75,9 @@ typedef struct {
 			const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
 			float *Y, int64_t ldy);
 	/* With gemm_panel: P[i * LLORCH_PANEL + r] = rows[r][i] for i in 0..n-1
-	 * and r in 0..15 (half a panel); a NULL row packs as zeros. */
-	void (*pack16)(const float *const rows[16], int64_t n, float *P);
+	 * and r in 0..15 (half a panel), the rows' values of kernel type kt
+	 * (F32, F16 or BF16) as float; a NULL row packs as zeros. */
+	void (*pack16)(int kt, const void *const rows[16], int64_t n, float *P);
 	/* llorch_attn_row at this level */
 	void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride,
 			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
@@ -130,7 +131,7 @@ void llorch_rows_q4_0_vnni_multi(const uint8_t *W, size_t row_bytes, const llorc
 
 void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,
 		int n_cols, float *Y, int64_t ldy);
-void llorch_pack16_avx512(const float *const rows[16], int64_t n, float *P);
+void llorch_pack16_avx512(int kt, const void *const rows[16], int64_t n, float *P);
 
 /* The portable implementations, shared by every level where SIMD would not
  * pay: x is quantized once per matvec, tiles are dequantized once per
