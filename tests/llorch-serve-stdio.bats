@@ -132,9 +132,11 @@ print("ok")' "$output"
 	for i in 1 2 3; do
 		echo "{\"job_id\":\"b$i\",\"prompt\":\"Once upon a time\",\"max_tokens\":20,\"seed\":$((i * 7)),\"temperature\":1}"
 	done >"$BATS_TEST_TMPDIR/jobs"
-	# F32 weights, and Q8_0 (whose kernels quantize the activations)
+	# F32 weights, and Q8_0 and Q4_0 (whose kernels quantize the activations
+	# and run batches through their multi-vector kernels)
 	llorch-gguf quantize "$MODEL" "$BATS_TEST_TMPDIR/q8.gguf" q8_0 >/dev/null
-	for m in "$MODEL" "$BATS_TEST_TMPDIR/q8.gguf"; do
+	llorch-gguf quantize "$MODEL" "$BATS_TEST_TMPDIR/q4.gguf" q4_0 >/dev/null
+	for m in "$MODEL" "$BATS_TEST_TMPDIR/q8.gguf" "$BATS_TEST_TMPDIR/q4.gguf"; do
 		llorch-serve --stdio --slots 1 -m "$m" <"$BATS_TEST_TMPDIR/jobs" 2>/dev/null >"$BATS_TEST_TMPDIR/one"
 		llorch-serve --stdio --slots 3 -m "$m" <"$BATS_TEST_TMPDIR/jobs" 2>/dev/null >"$BATS_TEST_TMPDIR/three"
 		for i in 1 2 3; do
