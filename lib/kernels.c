@@ -235,7 +235,9 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c
 		const llorch_block_q8a *xq = quant ? quantized_segment(j, c, s, n) : NULL;
 		if (multi) {
 			multi(j->W + (size_t)r0 * j->row_bytes + kt_bytes(j->kt, s), j->row_bytes,
-					xq, n / 32, (int)j->n_x, n, j->y + r0, j->n_out, r1 - r0);
+					quant ? (const void *)xq : (const void *)(j->x + s),
+					quant ? n / 32 : j->n_in, (int)j->n_x, n, j->y + r0, j->n_out,
+					r1 - r0);
 			continue;
 		}
 		for (int64_t rc = r0; rc < r1; rc += chunk) {

@@ -44,6 +44,7 @@ static inline float fp16_scalar(uint16_t h)
 #define VLOADX _mm256_loadu_ps
 #define VFMA _mm256_fmadd_ps
 #define VHSUM hsum8
+#define VNX 2
 #include "kernels_rows.h"
 
 static inline __m256 load_f32x8(const uint8_t *p)
@@ -156,6 +157,7 @@ static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
 const llorch_kernel_set llorch_kernels_avx2 = {
 	.name = "avx2",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
+	.rows_multi = { rows_f32_multi, rows_f16_multi, rows_bf16_multi },
 	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
 	.attn_row = llorch_attn_row_scalar,

@@ -34,6 +34,7 @@ static inline __m512 load_bf16x16(const uint8_t *p)
 #define VFMA _mm512_fmadd_ps
 #define VHSUM _mm512_reduce_add_ps
 #define VPREFETCH(p) _mm_prefetch((const char *)(p) + PREFETCH_BYTES, _MM_HINT_T0)
+#define VNX 4
 #include "kernels_rows.h"
 
 FLOAT_ROWS_KERNEL(rows_f32, 4, load_f32x16, llorch_kh_f32_at)
@@ -113,8 +114,7 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, llorch_rows_q8_0_avx512, llorch_rows_q4_0_avx512 },
 	.rows_multi = {
-		[LLORCH_KT_Q8_0] = llorch_rows_q8_0_avx512_multi,
-		[LLORCH_KT_Q4_0] = llorch_rows_q4_0_avx512_multi,
+		rows_f32_multi, rows_f16_multi, rows_bf16_multi, llorch_rows_q8_0_avx512_multi, llorch_rows_q4_0_avx512_multi,
 	},
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
@@ -130,8 +130,7 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.name = "avx512",
 	.rows = { rows_f32, rows_f16, rows_bf16, llorch_rows_q8_0_vnni, llorch_rows_q4_0_vnni },
 	.rows_multi = {
-		[LLORCH_KT_Q8_0] = llorch_rows_q8_0_vnni_multi,
-		[LLORCH_KT_Q4_0] = llorch_rows_q4_0_vnni_multi,
+		rows_f32_multi, rows_f16_multi, rows_bf16_multi, llorch_rows_q8_0_vnni_multi, llorch_rows_q4_0_vnni_multi,
 	},
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,

@@ -38,23 +38,24 @@ typedef void (*llorch_rows_fn)(const uint8_t *W, size_t row_bytes, const void *x
  * decode step, a short prompt) rather than through GEMM. */
 #define LLORCH_MULTI_MAX 8
 
-/* The quantized row kernels for several activation vectors at once:
+/* The row kernels for several activation vectors at once:
  * y[t * y_stride + r] += dot(row r of W, vector t) for t in 0..n_x-1
- * (n_x <= LLORCH_MULTI_MAX) and r in 0..n_rows-1, vector t's n / 32 blocks
- * starting at x + t * x_stride. Each block of W is loaded and unpacked once
- * for all the vectors. Per (row, vector) the result is bit-identical to the
- * single-vector kernel's (the same float operations in the same order), so
- * that a sequence decodes to the same tokens alone or in a batch. */
-typedef void (*llorch_rows_multi_fn)(const uint8_t *W, size_t row_bytes,
-		const llorch_block_q8a *x, int64_t x_stride, int n_x, int64_t n,
-		float *y, int64_t y_stride, int64_t n_rows);
+ * (n_x <= LLORCH_MULTI_MAX) and r in 0..n_rows-1, vector t starting at
+ * x + t * x_stride (in floats for float weights, in blocks for quantized
+ * ones, as for llorch_rows_fn). Each weight vector or block is loaded and
+ * converted or unpacked once for all the vectors. Per (row, vector) the
+ * result is bit-identical to the single-vector kernel's (the same float
+ * operations in the same order), so that a sequence decodes to the same
+ * tokens alone or in a batch. */
+typedef void (*llorch_rows_multi_fn)(const uint8_t *W, size_t row_bytes, const void *x,
+		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
 
 typedef struct {
 	const char *name;
 	llorch_rows_fn rows[LLORCH_KT_N];
-	/* For LLORCH_KT_Q8_0 and LLORCH_KT_Q4_0; NULL (every float type, and
-	 * the levels without such kernels): kernels.c runs rows[] once per
-	 * vector over chunks of rows that stay in L2. */
+	/* NULL where a level has none (scalar; AVX2's quantized types):
+	 * kernels.c then runs rows[] once per vector over chunks of rows that
+	 * stay in L2. */
 	llorch_rows_multi_fn rows_multi[LLORCH_KT_N];
 	/* x (n, a multiple of 32) -> n / 32 activation blocks. */
 	void (*quantize_act)(const float *x, llorch_block_q8a *out, int64_t n);
@@ -120,13 +121,13 @@ void llorch_rows_q8_0_vnni(const uint8_t *W, size_t row_bytes, const void *x, in
 		float *y, int64_t n_rows);
 void llorch_rows_q4_0_vnni(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
 		float *y, int64_t n_rows);
-void llorch_rows_q8_0_avx512_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+void llorch_rows_q8_0_avx512_multi(const uint8_t *W, size_t row_bytes, const void *x,
 		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q4_0_avx512_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+void llorch_rows_q4_0_avx512_multi(const uint8_t *W, size_t row_bytes, const void *x,
 		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q8_0_vnni_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+void llorch_rows_q8_0_vnni_multi(const uint8_t *W, size_t row_bytes, const void *x,
 		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q4_0_vnni_multi(const uint8_t *W, size_t row_bytes, const llorch_block_q8a *x,
+void llorch_rows_q4_0_vnni_multi(const uint8_t *W, size_t row_bytes, const void *x,
 		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
 
 void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,

@@ -240,9 +240,10 @@ typedef struct {
 			}                                                                 \
 	}                                                                                 \
                                                                                           \
-	ATTR void NAME##_multi(const uint8_t *W, size_t rb, const llorch_block_q8a *x, \
-			int64_t xs, int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows) \
+	ATTR void NAME##_multi(const uint8_t *W, size_t rb, const void *xv, int64_t xs,   \
+			int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows)         \
 	{                                                                                 \
+		const llorch_block_q8a *x = xv;                                           \
 		const size_t BS = Q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0); \
 		xprep xp;                                                                 \
 		for (int64_t s = 0; s < n; s += LLORCH_SEG_VALUES) {                      \
