@@ -55,14 +55,15 @@ thread_opt=
 logits_opt="-l base64"
 [ "$top_k" -gt 0 ] && logits_opt="-k $top_k"
 # shellcheck disable=SC2086 # thread_opt and logits_opt are options or nothing
-{ cat "$dir/first"; cat "$dir/loop"; } |
-	llorch-forward -m "$model" $thread_opt $logits_opt |
+llorch-forward -m "$model" $thread_opt $logits_opt <"$dir/loop" |
 	llorch-sample -m "$model" -n "$max_tokens" -T "$temperature" -s "$seed" \
 		-k "$top_k" -p "$top_p" |
 	{
 		# Holding the FIFO open keeps llorch-forward reading; closing it
-		# (when done) lets the whole loop drain and exit.
+		# (when done) lets the whole loop drain and exit. The first line
+		# goes in the same way as every later one.
 		exec 3>"$dir/loop"
+		cat "$dir/first" >&3
 		status=70
 		while IFS= read -r line; do
 			case $line in

@@ -51,7 +51,7 @@ static bool on_token(const llorch_gen_token *tok, void *user)
  * the first sampled token over the time from its arrival to the last
  * token's: the steady decode rate, free of prompt and start-up time, which
  * is what tests/bench/overhead.sh measures on the HTTP and pipeline paths
- * too. An unmeasured generation of 16 tokens comes first. */
+ * too. An unmeasured generation comes first. */
 int run_gen(const gen_opts *o)
 {
 	llorch_model *m;
@@ -69,10 +69,9 @@ int run_gen(const gen_opts *o)
 	p.sampling.temperature = (float)o->temperature;
 	p.sampling.top_k = o->top_k;
 	p.sampling.seed = o->seed;
-	/* warm-up, as a server that has answered before is warm */
-	llorch_gen_params warm = p;
-	warm.max_tokens = o->n_gen < 16 ? o->n_gen : 16;
-	if (llorch_generate(c, o->prompt, strlen(o->prompt), &warm, NULL, NULL, NULL) != LLORCH_OK)
+	/* warm-up, as a server that has answered before is warm: the first
+	 * pass over the KV cache's positions pays their page faults */
+	if (llorch_generate(c, o->prompt, strlen(o->prompt), &p, NULL, NULL, NULL) != LLORCH_OK)
 		die("generate");
 	for (int r = 0; r < o->runs; r++) {
 		llorch_gen_result res;

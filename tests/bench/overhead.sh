@@ -107,10 +107,9 @@ run_pipeline() {
 	rm -f "$tmp/loop"
 	mkfifo "$tmp/loop"
 	# shellcheck disable=SC2086 # enc is an option and its value
-	{ cat "$tmp/first"; cat "$tmp/loop"; } |
-		"$bin/llorch-forward" -m "$model" -t "$threads" $enc |
+	"$bin/llorch-forward" -m "$model" -t "$threads" $enc <"$tmp/loop" |
 		"$bin/llorch-sample" -m "$model" -n "$n_tokens" -T "$temperature" -k "$top_k" -s "$seed" |
-		perl "$here/stamp.pl" loop "$tmp/loop" "$tmp/text.pipe-$1"
+		perl "$here/stamp.pl" loop "$tmp/loop" "$tmp/text.pipe-$1" "$tmp/first"
 }
 
 labels=inproc

@@ -7,9 +7,11 @@
 #                                   CMD (curl -N ...), started once this
 #                                   script is ready to read; tokens from the
 #                                   end event
-#   stamp.pl loop FIFO TEXT_FILE    llorch-sample's lines on stdin; every line
-#                                   that is not done goes back into FIFO
-#                                   (llorch-forward's input), closing the loop
+#   stamp.pl loop FIFO TEXT_FILE FIRST_FILE
+#                                   llorch-sample's lines on stdin; FIFO is
+#                                   llorch-forward's input: the line in
+#                                   FIRST_FILE goes in first, then every line
+#                                   that is not done, closing the loop
 use strict;
 use warnings;
 use JSON::PP;
@@ -22,9 +24,14 @@ if ($mode eq 'loop') {
 	open($out, '>', $fifo) or die "stamp: $fifo: $!\n";
 	$out->autoflush(1);
 } elsif ($mode ne 'sse') {
-	die "usage: stamp.pl sse TEXT_FILE CMD... | stamp.pl loop FIFO TEXT_FILE\n";
+	die "usage: stamp.pl sse TEXT_FILE CMD... | stamp.pl loop FIFO TEXT_FILE FIRST_FILE\n";
 }
 my $text_file = shift or die "stamp: no text file\n";
+if ($mode eq 'loop') {
+	my $first_file = shift or die "stamp: no first line\n";
+	open(my $ff, '<', $first_file) or die "stamp: $first_file: $!\n";
+	print {$out} <$ff>;
+}
 my $in;
 if ($mode eq 'sse') {
 	die "stamp: no command\n" unless @ARGV;
