@@ -1,7 +1,9 @@
-/* AVX-512 activations of the feed-forward block: GELU (tanh form) and
+/* AVX-512 element-wise kernels: residual adds, the norms, and the
+ * activations of the feed-forward block: GELU (tanh form) and
  * SiLU(gate) * up, through the vector exp instead of libm's tanhf/expf,
  * which dominated GPT-2 prompts after the matrix products. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels_impl.h"
 #include "vexp_avx512.h"
@@ -37,5 +39,70 @@ void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n)
 		__m512 e = llorch_vexp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
 		__m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
 		_mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
+	}
+}
+
+void llorch_add_avx512(float *x, const float *b, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail_mask(n - i);
+		_mm512_mask_storeu_ps(x + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, x + i),
+				_mm512_maskz_loadu_ps(m, b + i)));
+	}
+}
+
+/* sum (x_i - c)^p over x (n) in double, p 1 or 2 (c subtracted for p 2 only),
+ * eight lanes of each half of a vector. */
+static double sum_pd(const float *x, int64_t n, double c, int p)
+{
+	__m512d s0 = _mm512_setzero_pd(), s1 = s0, vc = _mm512_set1_pd(c);
+
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail_mask(n - i);
+		__m512 v = _mm512_maskz_loadu_ps(m, x + i);
+		__m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+		__m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+		if (p == 2) {
+			lo = _mm512_maskz_sub_pd((__mmask8)m, lo, vc);
+			hi = _mm512_maskz_sub_pd((__mmask8)(m >> 8), hi, vc);
+			s0 = _mm512_fmadd_pd(lo, lo, s0);
+			s1 = _mm512_fmadd_pd(hi, hi, s1);
+		} else {
+			s0 = _mm512_add_pd(s0, lo);
+			s1 = _mm512_add_pd(s1, hi);
+		}
+	}
+	return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+/* As llorch_layernorm_scalar: the mean, then the centred variance, in
+ * double; the scaling in float in the same order, so that only the sums'
+ * last bits can differ. */
+void llorch_layernorm_avx512(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps)
+{
+	double mean = sum_pd(x, n, 0, 1) / (double)n;
+	double var = sum_pd(x, n, mean, 2) / (double)n;
+	__m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(var + eps))), vm = _mm512_set1_ps((float)mean);
+
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail_mask(n - i);
+		__m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm),
+				inv), _mm512_maskz_loadu_ps(m, w + i));
+		if (b)
+			v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, b + i));
+		_mm512_mask_storeu_ps(y + i, m, v);
+	}
+}
+
+void llorch_rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+	double ss = sum_pd(x, n, 0, 2);
+	__m512 inv = _mm512_set1_ps((float)(1.0 / sqrt(ss / (double)n + eps)));
+
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail_mask(n - i);
+		_mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(
+				_mm512_maskz_loadu_ps(m, x + i), inv), _mm512_maskz_loadu_ps(m, w + i)));
 	}
 }

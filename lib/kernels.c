@@ -619,6 +619,22 @@ void llorch_attn_tile(const float *q, int64_t q_stride, const float *k, const fl
 				out + i * out_stride);
 }
 
+void llorch_vec_add(float *x, const float *b, int64_t n)
+{
+	kernels()->add(x, b, n);
+}
+
+void llorch_vec_layernorm(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps)
+{
+	kernels()->layernorm(y, x, w, b, n, eps);
+}
+
+void llorch_vec_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+	kernels()->rmsnorm(y, x, w, n, eps);
+}
+
 void llorch_vec_gelu(float *x, int64_t n)
 {
 	kernels()->gelu(x, n);

@@ -78,6 +78,14 @@ void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t
 void llorch_vec_gelu(float *x, int64_t n);
 /* gate (n) = gate / (1 + exp(-gate)) * up */
 void llorch_vec_silu_mul(float *gate, const float *up, int64_t n);
+/* x (n) += b (n) */
+void llorch_vec_add(float *x, const float *b, int64_t n);
+/* y (n) = (x - mean) / sqrt(var + eps) * w + b (b may be NULL), the mean and
+ * the centred variance summed in double. y may be x. */
+void llorch_vec_layernorm(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps);
+/* y (n) = x / sqrt(mean(x^2) + eps) * w, the sum in double. y may be x. */
+void llorch_vec_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
 /* The same in double precision. */
 void llorch_vec_gelu_ref(float *x, int64_t n);
 void llorch_vec_silu_mul_ref(float *gate, const float *up, int64_t n);

@@ -163,4 +163,7 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.attn_row = llorch_attn_row_scalar,
 	.gelu = llorch_gelu_scalar,
 	.silu_mul = llorch_silu_mul_scalar,
+	.add = llorch_add_scalar,
+	.layernorm = llorch_layernorm_scalar,
+	.rmsnorm = llorch_rmsnorm_scalar,
 };

@@ -124,6 +124,9 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.attn_tile = llorch_attn_tile_avx512,
 	.gelu = llorch_gelu_avx512,
 	.silu_mul = llorch_silu_mul_avx512,
+	.add = llorch_add_avx512,
+	.layernorm = llorch_layernorm_avx512,
+	.rmsnorm = llorch_rmsnorm_avx512,
 };
 
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
@@ -141,4 +144,7 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.attn_tile = llorch_attn_tile_avx512,
 	.gelu = llorch_gelu_avx512,
 	.silu_mul = llorch_silu_mul_avx512,
+	.add = llorch_add_avx512,
+	.layernorm = llorch_layernorm_avx512,
+	.rmsnorm = llorch_rmsnorm_avx512,
 };

@@ -88,8 +88,21 @@ typedef struct {
 			float *scratch, float *out, int64_t out_stride);
 	void (*gelu)(float *x, int64_t n);
 	void (*silu_mul)(float *gate, const float *up, int64_t n);
+	/* llorch_vec_add, llorch_vec_layernorm, llorch_vec_rmsnorm */
+	void (*add)(float *x, const float *b, int64_t n);
+	void (*layernorm)(float *y, const float *x, const float *w, const float *b, int64_t n,
+			float eps);
+	void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
 } llorch_kernel_set;
 
+void llorch_add_scalar(float *x, const float *b, int64_t n);
+void llorch_layernorm_scalar(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps);
+void llorch_rmsnorm_scalar(float *y, const float *x, const float *w, int64_t n, float eps);
+void llorch_add_avx512(float *x, const float *b, int64_t n);
+void llorch_layernorm_avx512(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps);
+void llorch_rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
 void llorch_gelu_scalar(float *x, int64_t n);
 void llorch_silu_mul_scalar(float *gate, const float *up, int64_t n);
 void llorch_gelu_avx512(float *x, int64_t n);

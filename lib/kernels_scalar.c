@@ -189,6 +189,46 @@ void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int6
 	}
 }
 
+void llorch_add_scalar(float *x, const float *b, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		x[i] += b[i];
+}
+
+void llorch_layernorm_scalar(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps)
+{
+	/* Two passes in double: the mean first, then the centred variance, which
+	 * stays accurate when the mean is large against the spread. */
+	double mean = 0, var = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		mean += x[i];
+	mean /= (double)n;
+	for (int64_t i = 0; i < n; i++) {
+		double d = x[i] - mean;
+		var += d * d;
+	}
+	var /= (double)n;
+	float inv = (float)(1.0 / sqrt(var + eps));
+	float m = (float)mean;
+	for (int64_t i = 0; i < n; i++) {
+		float v = (x[i] - m) * inv * w[i];
+		y[i] = b ? v + b[i] : v;
+	}
+}
+
+void llorch_rmsnorm_scalar(float *y, const float *x, const float *w, int64_t n, float eps)
+{
+	double ss = 0;
+
+	for (int64_t i = 0; i < n; i++)
+		ss += (double)x[i] * x[i];
+	float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
+	for (int64_t i = 0; i < n; i++)
+		y[i] = x[i] * inv * w[i];
+}
+
 void llorch_gelu_scalar(float *x, int64_t n)
 {
 	for (int64_t i = 0; i < n; i++) {
@@ -211,4 +251,7 @@ const llorch_kernel_set llorch_kernels_scalar = {
 	.attn_row = llorch_attn_row_scalar,
 	.gelu = llorch_gelu_scalar,
 	.silu_mul = llorch_silu_mul_scalar,
+	.add = llorch_add_scalar,
+	.layernorm = llorch_layernorm_scalar,
+	.rmsnorm = llorch_rmsnorm_scalar,
 };

@@ -6,44 +6,22 @@
 #include "kernels.h"
 #include "ops.h"
 
+/* The vector kernels: per row of a prompt these were a few percent of its
+ * time, on one thread while the others waited. */
 void llorch_add(float *x, const float *b, int64_t n)
 {
-	for (int64_t i = 0; i < n; i++)
-		x[i] += b[i];
+	llorch_vec_add(x, b, n);
 }
 
 void llorch_layernorm(float *y, const float *x, const float *w, const float *b,
 		int64_t n, float eps)
 {
-	/* Two passes in double: the mean first, then the centred variance, which
-	 * stays accurate when the mean is large against the spread. */
-	double mean = 0, var = 0;
-
-	for (int64_t i = 0; i < n; i++)
-		mean += x[i];
-	mean /= (double)n;
-	for (int64_t i = 0; i < n; i++) {
-		double d = x[i] - mean;
-		var += d * d;
-	}
-	var /= (double)n;
-	float inv = (float)(1.0 / sqrt(var + eps));
-	float m = (float)mean;
-	for (int64_t i = 0; i < n; i++) {
-		float v = (x[i] - m) * inv * w[i];
-		y[i] = b ? v + b[i] : v;
-	}
+	llorch_vec_layernorm(y, x, w, b, n, eps);
 }
 
 void llorch_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps)
 {
-	double ss = 0;
-
-	for (int64_t i = 0; i < n; i++)
-		ss += (double)x[i] * x[i];
-	float inv = (float)(1.0 / sqrt(ss / (double)n + eps));
-	for (int64_t i = 0; i < n; i++)
-		y[i] = x[i] * inv * w[i];
+	llorch_vec_rmsnorm(y, x, w, n, eps);
 }
 
 void llorch_softmax(float *x, int64_t n)

@@ -756,6 +756,69 @@ static void act_all(llorch_threadpool *const *pools)
 		check_close("silu_mul", LLORCH_DT_F32, 1, N, i, a[i], b[i], 2e-6 * fabs(b[i]) + 1e-30);
 }
 
+/* Adds exactly; the norms against double precision, on rows whose mean is
+ * large against their spread (the centred variance must not cancel) and
+ * across vector tails: the float scaling rounds three times (1.2e-7 each
+ * relative to |(x - mean) * inv * w|) after the mean itself is rounded to
+ * float (|mean - (float)mean| * inv * |w|); the sums in double add nothing
+ * visible. */
+static void norms_all(llorch_threadpool *const *pools)
+{
+	static const int64_t ns[] = {1, 15, 16, 17, 768, 1000};
+
+	(void)pools;
+	for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+		int64_t n = ns[a];
+		float *x = random_x(n), *w = random_x(n), *b = random_x(n);
+		float *y = malloc((size_t)n * sizeof *y), *z = malloc((size_t)n * sizeof *z);
+		assert_true(y && z);
+		for (int64_t i = 0; i < n; i++)
+			x[i] += 100.0f;
+		memcpy(y, x, (size_t)n * sizeof *y);
+		llorch_vec_add(y, b, n);
+		for (int64_t i = 0; i < n; i++)
+			assert_true(y[i] == x[i] + b[i]);
+
+		double mean = 0, var = 0, ss = 0;
+		for (int64_t i = 0; i < n; i++)
+			mean += x[i];
+		mean /= (double)n;
+		for (int64_t i = 0; i < n; i++) {
+			var += (x[i] - mean) * (x[i] - mean);
+			ss += (double)x[i] * x[i];
+		}
+		double inv = 1.0 / sqrt(var / (double)n + 1e-5), rinv = 1.0 / sqrt(ss / (double)n + 1e-5);
+		double mean_err = fabs(mean - (double)(float)mean) * 1.01;
+		for (int with_b = 0; with_b < 2; with_b++) {
+			llorch_vec_layernorm(y, x, w, with_b ? b : NULL, n, 1e-5f);
+			for (int64_t i = 0; i < n; i++) {
+				double v = (x[i] - mean) * inv * w[i], want = v + (with_b ? b[i] : 0);
+				check_close("layernorm", LLORCH_DT_F32, 1, n, i, y[i], (float)want,
+						fabs(v) * 4e-7 + fabs(want) * 1.2e-7 +
+						mean_err * inv * fabs(w[i]) + 1e-30);
+			}
+		}
+		memcpy(z, x, (size_t)n * sizeof *z);
+		llorch_vec_rmsnorm(z, z, w, n, 1e-5f);   /* in place */
+		for (int64_t i = 0; i < n; i++) {
+			double want = x[i] * rinv * w[i];
+			check_close("rmsnorm", LLORCH_DT_F32, 1, n, i, z[i], (float)want,
+					fabs(want) * 4e-7 + 1e-30);
+		}
+		free(z);
+		free(y);
+		free(b);
+		free(w);
+		free(x);
+	}
+}
+
+static void test_norms(void **state)
+{
+	(void)state;
+	for_each_level(norms_all);
+}
+
 static void test_activations(void **state)
 {
 	(void)state;
@@ -854,6 +917,7 @@ int main(void)
 		cmocka_unit_test(test_attn_row),
 		cmocka_unit_test(test_attn_tile),
 		cmocka_unit_test(test_activations),
+		cmocka_unit_test(test_norms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
