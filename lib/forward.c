@@ -64,6 +64,7 @@ struct rows_step {
 	rows_fn fn;
 	float *Y;             /* (nt, n) */
 	const float *A;       /* (nt, n), or one row when a_stride is 0; may be NULL */
+	float *X;             /* (nt, n): the residual stream, for add_norm_fn */
 	int64_t n, a_stride;
 	const float *w, *b;   /* a norm's weights and bias */
 	int32_t layer;
@@ -170,6 +171,19 @@ static void norm_fn(const rows_step *s, int32_t t0, int32_t t1)
 			llorch_layernorm(s->Y + t * E, s->A + t * E, s->w, s->b, E, hp->norm_eps);
 		else
 			llorch_rmsnorm(s->Y + t * E, s->A + t * E, s->w, E, hp->norm_eps);
+	}
+}
+
+/* X += Y, then Y = norm(X): the residual add and the next norm in one pass
+ * over each row. */
+static void add_norm_fn(const rows_step *s, int32_t t0, int32_t t1)
+{
+	rows_step norm = *s;
+
+	norm.A = s->X;
+	for (int32_t t = t0; t < t1; t++) {
+		llorch_add(s->X + t * s->n, s->Y + t * s->n, s->n);
+		norm_fn(&norm, t, t + 1);
 	}
 }
 
@@ -339,20 +353,20 @@ static void attention(pass *p, int32_t l, const llorch_layer *L)
 /* GPT-2: Y = gelu(Y + b); Llama: Y = silu(Y) * A */
 static void act_fn(const rows_step *s, int32_t t0, int32_t t1)
 {
-	float *y = s->Y + t0 * s->n;
-	int64_t n = (t1 - t0) * s->n;
-
 	if (s->p->m->hp.arch != LLORCH_ARCH_GPT2) {
-		llorch_silu_mul(y, s->A + t0 * s->n, n);
+		llorch_silu_mul(s->Y + t0 * s->n, s->A + t0 * s->n, (t1 - t0) * s->n);
 		return;
 	}
-	if (s->b)
-		for (int32_t t = t0; t < t1; t++)
-			llorch_add(s->Y + t * s->n, s->b, s->n);
-	if (s->fault)
-		llorch_gelu_coef(y, n, LLORCH_GELU_COEF_A / 10);
-	else
-		llorch_gelu(y, n);
+	/* row by row, while the row is in L1 after its bias */
+	for (int32_t t = t0; t < t1; t++) {
+		float *r = s->Y + t * s->n;
+		if (s->b)
+			llorch_add(r, s->b, s->n);
+		if (s->fault)
+			llorch_gelu_coef(r, s->n, LLORCH_GELU_COEF_A / 10);
+		else
+			llorch_gelu(r, s->n);
+	}
 }
 
 /* xn (nt, n_embd) -> att (nt, n_embd) */
@@ -390,8 +404,9 @@ static llorch_status blocks(pass *p)
 		dump_rows(p, "attn_norm", l, c->xn, E);
 		attention(p, l, L);
 		dump_rows(p, "attn_out", l, c->xn, E);
-		add_rows(p, c->x, c->xn, E);
-		norm_rows(p, L->ffn_norm, L->ffn_norm_b, c->x, c->xn);
+		/* x += xn; xn = norm(x) */
+		run_rows((rows_step){.p = p, .fn = add_norm_fn, .Y = c->xn, .X = c->x, .n = E,
+				.w = L->ffn_norm, .b = L->ffn_norm_b});
 		dump_rows(p, "ffn_norm", l, c->xn, E);
 		ffn(p, L);
 		dump_rows(p, "ffn_out", l, c->att, E);
