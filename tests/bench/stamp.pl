@@ -40,42 +40,54 @@ if ($mode eq 'sse') {
 	$in = \*STDIN;
 }
 my $json = JSON::PP->new->utf8->allow_nonref;
-my ($t_first, $t_last, $steps, $text) = (undef, undef, 0, '');
+my ($t_first, $t_last, $steps, $text, $ended, @lines) = (undef, undef, 0, '', 0);
 
+# Per line only the time, the end test and (loop) the line's way back: any
+# other work here would slow the loop or take CPU from the server. The
+# lines are decoded after the end.
 while (my $line = <$in>) {
 	my $t = time;
 	if ($mode eq 'loop') {
-		# the line goes back first: the stamp's own work stays off the loop
-		my $done = $line =~ /"done":true/;
+		die "stamp: the pipeline reported an error: $line" if index($line, '"error":') >= 0;
+		my $done = index($line, '"done":true') >= 0;
 		print $out $line unless $done;
-		die "stamp: the pipeline reported an error: $line" if $line =~ /"error":/;
 		$t_first //= $t;
 		$t_last = $t;
-		$steps++;
-		# only the text is decoded: the whole line's token list grows
-		$text .= $json->decode($1) if $line =~ /"text":("(?:[^"\\]|\\.)*")/;
+		push @lines, $line;
+		$ended = $done;
 		last if $done;
-	} elsif ($line =~ /^data: (.*)/) {
-		my $o = $json->decode($1);
-		my $type = $o->{type} // '';
-		if ($type eq 'token') {
-			$t_first //= $t;
+	} elsif (index($line, 'data: {"type":"token"') == 0) {
+		$t_first //= $t;
+		$t_last = $t;
+		push @lines, $line;
+	} elsif (index($line, 'data: ') == 0) {
+		push @lines, $line;
+		if (index($line, '"type":"end"') >= 0 || index($line, '"type":"error"') >= 0) {
 			$t_last = $t;
-			$text .= $o->{t};
-		} elsif ($type eq 'end') {
-			$t_last = $t;
-			$steps = $o->{tokens_out};
+			$ended = 1;
 			last;
-		} elsif ($type eq 'error') {
-			die "stamp: the server reported an error: $1\n";
 		}
 	}
 }
 close $out if $out;
-if ($mode eq 'sse') {
-	close $in or die "stamp: $ARGV[0] failed (status $?)\n";
+for my $line (@lines) {
+	if ($mode eq 'loop') {
+		$steps++;
+		# only the text is decoded: the whole line's token list grows
+		$text .= $json->decode($1) if $line =~ /"text":("(?:[^"\\]|\\.)*")/;
+		next;
+	}
+	my $o = $json->decode(substr($line, 6));
+	my $type = $o->{type} // '';
+	if ($type eq 'token') {
+		$text .= $o->{t};
+	} elsif ($type eq 'end') {
+		$steps = $o->{tokens_out};
+	} elsif ($type eq 'error') {
+		die "stamp: the server reported an error: " . substr($line, 6);
+	}
 }
-die "stamp: the stream ended before the generation was done\n" unless defined $t_last;
+die "stamp: the stream ended before the generation was done\n" unless $ended && defined $t_first;
 open(my $tf, '>:raw', $text_file) or die "stamp: $text_file: $!\n";
 utf8::encode($text);
 print $tf $text;
