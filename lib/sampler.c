@@ -6,8 +6,8 @@
  * probability among themselves; when every logit is -inf or NaN nothing can
  * be drawn and the chain fails with RANGE rather than inventing a token.
  *
- * Large vocabularies: top-k selects with quickselect (O(n)) and sorts only
- * the k survivors; top-p first drops tokens that cannot be in the nucleus,
+ * Large vocabularies: top-k selects in one pass through a heap of k (or by
+ * quickselect when k is not small against n) and sorts only the k survivors; top-p first drops tokens that cannot be in the nucleus,
  * then sorts the rest in growing chunks until the nucleus is complete. */
 #include <math.h>
 #include <stdlib.h>
@@ -71,9 +71,42 @@ static void sort_rank(llorch_candidate *c, size_t n)
 		qsort(c, n, sizeof *c, cmp_rank);
 }
 
+/* Restores the heap order of h[0..n) below i: a parent never ranks before
+ * its children, so h[0] is the worst of the heap. */
+static void sift_worst_up(llorch_candidate *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < n && ranks_before(&h[w], &h[l]))
+			w = l;
+		if (r < n && ranks_before(&h[w], &h[r]))
+			w = r;
+		if (w == i)
+			return;
+		swap_cand(&h[i], &h[w]);
+		i = w;
+	}
+}
+
+/* select_best for k much smaller than n (top-k 40 of a vocabulary): one
+ * pass that keeps the k best seen so far in a heap at the front, its worst
+ * at the root, so that nearly every candidate costs one comparison. Whoever
+ * leaves the heap takes the newcomer's place: c stays a permutation. */
+static void select_best_heap(llorch_candidate *c, size_t n, size_t k)
+{
+	for (size_t i = k / 2; i-- > 0;)
+		sift_worst_up(c, k, i);
+	for (size_t i = k; i < n; i++)
+		if (ranks_before(&c[i], &c[0])) {
+			swap_cand(&c[i], &c[0]);
+			sift_worst_up(c, k, 0);
+		}
+}
+
 /* Moves the k best candidates (in rank order) into c[0..k), in no
- * particular order. Quickselect with a median-of-three pivot; a depth limit
- * falls back to sorting, so crafted inputs cannot make it quadratic. */
+ * particular order, the others behind them. Few of many: a heap (one pass);
+ * else quickselect with a median-of-three pivot, where a depth limit falls
+ * back to sorting, so crafted inputs cannot make it quadratic. */
 static void select_best(llorch_candidate *c, size_t n, size_t k)
 {
 	size_t lo = 0, hi = n;
@@ -81,6 +114,10 @@ static void select_best(llorch_candidate *c, size_t n, size_t k)
 
 	if (k == 0 || k >= n)
 		return;
+	if (k <= n / 64) {
+		select_best_heap(c, n, k);
+		return;
+	}
 	for (size_t m = n; m > 1; m >>= 1)
 		depth += 2;
 	while (hi - lo > 16) {
