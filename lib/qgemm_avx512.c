@@ -1,8 +1,9 @@
 /* Integer GEMM for prompts with Q8_0 and Q4_0 weights (AVX-512 VNNI):
  * Y (n_tok, 32-column panel) = X . W^T with X quantized to 8 bits per
- * 32-block as the decode kernels do, so a prompt and its tokens decoded one
- * by one meet the same activations. One vpdpbusd multiplies and adds 64
- * u8 x s8 pairs, four times the multiply-adds of an FP32 FMA.
+ * 32-block exactly as the decode kernels quantize it, so that prompts have
+ * decode's numerics rather than float's. (Not bit for bit: the row kernels
+ * sum the block products in another order.) One vpdpbusd multiplies and
+ * adds 64 u8 x s8 pairs, four times the multiply-adds of an FP32 FMA.
  *
  * Panel layout (packed once per 32 weight rows, used by every token): per
  * block of 32 k values, eight groups of four k, each two vectors of 16
