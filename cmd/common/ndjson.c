@@ -1,5 +1,6 @@
 /* NDJSON reading and writing; see ndjson.h. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memrchr */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,24 +31,44 @@ static bool blank(const char *s, size_t n)
 	return true;
 }
 
+/* fgets that says how many bytes it stored, NUL bytes included: the room is
+ * filled with a non-zero byte first, so the last NUL in it is the one fgets
+ * ended the string with. false when nothing was read (end or error). */
+static bool fgets_n(FILE *in, char *buf, size_t room, size_t *got)
+{
+	if (room > INT_MAX)
+		room = INT_MAX;
+	memset(buf, 0x7f, room);
+	if (!fgets(buf, (int)room, in))
+		return false;
+	const char *end = memrchr(buf, '\0', room);
+	*got = end ? (size_t)(end - buf) : room - 1;
+	return true;
+}
+
 /* Reads up to '\n' into r->buf, growing it geometrically but never past
- * max_line + 1; a longer line is consumed and dropped. The caller holds the
- * stream's lock: lines of logits run to megabytes, and a locked getc per
- * byte cost more than the rest of llorch-sample's work on them. */
-static ndjson_read_result read_locked(ndjson_reader *r, const char **line, size_t *len)
+ * max_line + 1; a longer line is consumed and dropped. fgets finds the
+ * newline in stdio's buffer with memchr: lines of logits run to megabytes,
+ * and a byte at a time cost more than the rest of llorch-sample's work on
+ * them. The pieces grow with the line (4 KiB, then doubling), so that a
+ * short line does not pay for filling a large buffer. */
+ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
 {
 	for (;;) {
-		bool too_long = false, any = false;
-		int c;
+		bool too_long = false, any = false, newline = false;
+		size_t piece = 4096, got;
 
 		r->len = 0;
-		while ((c = getc_unlocked(r->in)) != EOF) {
-			any = true;
-			if (c == '\n')
-				break;
-			if (too_long)
+		while (!newline) {
+			if (too_long) {
+				/* the rest of a long line: read and forget */
+				char skip[4096];
+				if (!fgets_n(r->in, skip, sizeof skip, &got))
+					break;
+				newline = got > 0 && skip[got - 1] == '\n';
 				continue;
-			if (r->len + 1 >= r->cap) {
+			}
+			if (r->cap - r->len < 2) {
 				size_t ncap = r->cap ? r->cap * 2 : 4096;
 				char *nb;
 
@@ -63,9 +84,20 @@ static ndjson_read_result read_locked(ndjson_reader *r, const char **line, size_
 				r->buf = nb;
 				r->cap = ncap;
 			}
-			r->buf[r->len++] = (char)c;
+			size_t room = r->cap - r->len < piece ? r->cap - r->len : piece;
+			if (!fgets_n(r->in, r->buf + r->len, room, &got))
+				break;
+			any = true;
+			r->len += got;
+			if (got > 0 && r->buf[r->len - 1] == '\n') {
+				r->len--;
+				newline = true;
+			}
+			if (piece < ((size_t)1 << 20))
+				piece *= 2;
 		}
-		if (c == EOF && ferror(r->in))
+		any = any || too_long;
+		if (!newline && ferror(r->in))
 			return NDJSON_IOERR;
 		if (!any)
 			return NDJSON_EOF;
@@ -73,7 +105,7 @@ static ndjson_read_result read_locked(ndjson_reader *r, const char **line, size_
 		if (too_long || r->len > r->max_line)
 			return NDJSON_TOO_LONG;
 		if (blank(r->buf, r->len)) {
-			if (c == EOF)
+			if (!newline)
 				return NDJSON_EOF;
 			continue;
 		}
@@ -82,14 +114,6 @@ static ndjson_read_result read_locked(ndjson_reader *r, const char **line, size_
 		*len = r->len;
 		return NDJSON_LINE;
 	}
-}
-
-ndjson_read_result ndjson_read(ndjson_reader *r, const char **line, size_t *len)
-{
-	flockfile(r->in);
-	ndjson_read_result res = read_locked(r, line, len);
-	funlockfile(r->in);
-	return res;
 }
 
 json_t *ndjson_parse_object(const char *line, size_t len, char *err, size_t errlen)
