@@ -274,3 +274,27 @@ PY
 	done <examples
 	[ "$n" -ge 3 ]
 }
+
+@test "lines of every length around the reader's piece sizes, NUL bytes and --max-line's edge" {
+	/usr/bin/python3 - <<'PY' >in.ndjson
+# the logits make each line's greedy token its length mod 3
+for n in (4094, 4095, 4096, 4097, 8191, 8192, 8193, 12287, 12288, 12289, 16384, 28673, 65537):
+    logits = [0, 0, 0]
+    logits[n % 3] = 1
+    line = '{"tokens":[1],"logits":%s,"n":%d}' % (logits, n)
+    print(line + " " * (n - len(line)))
+PY
+	run -0 llorch-sample -T 0 <in.ndjson
+	[ "${#lines[@]}" -eq 13 ]
+	printf '%s\n' "$output" | jq -e '.token == .n % 3' >ok
+	[ "$(grep -c true ok)" -eq 13 ]
+	# a line of exactly --max-line bytes passes, one more is too long
+	run -65 sh -c 'sed -n 3p in.ndjson | llorch-sample -T 0 --max-line 4095'
+	assert_output --partial '"line_too_long"'
+	run -0 sh -c 'sed -n 3p in.ndjson | llorch-sample -T 0 --max-line 4096'
+	# a NUL byte is part of the line (and no JSON), the last line needs no newline
+	run -65 sh -c 'printf "{\"tokens\":[1],\"logits\":[1,2]}\0 \n{\"tokens\":[1],\"logits\":[2,1]}" | llorch-sample -T 0'
+	[ "${#lines[@]}" -eq 2 ]
+	printf '%s\n' "${lines[0]}" | jq -e '.error.code == "bad_json"'
+	printf '%s\n' "${lines[1]}" | jq -e '.token == 0'
+}
