@@ -396,6 +396,7 @@ typedef struct {
 	int64_t n_in, n_out, n_tok;
 	size_t row_bytes;
 	int64_t tile_rows;
+	atomic_llong next;   /* own GEMM: the first row of the next panel to take */
 } matmul_job;
 
 /* Y[:, r0..r0+n) = X . W[r0..r0+n)^T with W as float (n, n_in). */
@@ -455,18 +456,24 @@ static void pack_panel(const matmul_job *j, int64_t r, int n, float *P, float *b
 }
 
 /* Own GEMM: each panel of 32 weight rows is dequantized and packed as
- * (n_in, 32) floats, then multiplied with all of X. */
-static void matmul_panels(const matmul_job *j, int64_t r0, int64_t r1)
+ * (n_in, 32) floats, then multiplied with all of X. Panels are taken from
+ * a shared counter, so that a thread that starts late or is preempted
+ * takes fewer; each is computed whole by one thread, so the result does
+ * not depend on which. */
+static void matmul_panels(matmul_job *j)
 {
 	size_t k = (size_t)j->n_in;
 	float *P = malloc((k * LLORCH_PANEL + 16 * LLORCH_PACK_CHUNK) * sizeof *P);
 
-	if (!P) {
-		matmul_rows_by_token(j, r0, r1);
-		return;
-	}
-	for (int64_t r = r0; r < r1; r += LLORCH_PANEL) {
-		int n = r1 - r < LLORCH_PANEL ? (int)(r1 - r) : LLORCH_PANEL;
+	for (;;) {
+		int64_t r = atomic_fetch_add_explicit(&j->next, LLORCH_PANEL, memory_order_relaxed);
+		if (r >= j->n_out)
+			break;
+		int n = j->n_out - r < LLORCH_PANEL ? (int)(j->n_out - r) : LLORCH_PANEL;
+		if (!P) {
+			matmul_rows_by_token(j, r, r + n);
+			continue;
+		}
 		pack_panel(j, r, n, P, P + k * LLORCH_PANEL);
 		j->ks->gemm_panel(j->X, j->n_tok, j->n_in, P, n, j->Y + r, j->n_out);
 	}
@@ -475,17 +482,17 @@ static void matmul_panels(const matmul_job *j, int64_t r0, int64_t r1)
 
 static void matmul_worker(void *arg, int ith, int nth)
 {
-	const matmul_job *j = arg;
+	matmul_job *j = arg;
 	int64_t r0, r1;
 	float *tile;
 
+	if (j->ks->gemm_panel && j->ks->pack16) {
+		matmul_panels(j);
+		return;
+	}
 	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
 	if (r1 <= r0)
 		return;
-	if (j->ks->gemm_panel && j->ks->pack16) {
-		matmul_panels(j, r0, r1);
-		return;
-	}
 	if (j->kt == LLORCH_KT_F32) {
 		sgemm_rows(j, (const float *)(const void *)(j->W + (size_t)r0 * j->row_bytes), r0, r1 - r0);
 		return;
@@ -586,6 +593,7 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		.tile_rows = tile_rows,
 	};
 
+	atomic_init(&j.next, 0);
 	if (kt < 0 || n_out <= 0 || n_tok <= 0)
 		return;
 	if (n_tok <= LLORCH_MULTI_MAX) {
