@@ -2,7 +2,10 @@
 # make bench's scripts keep working: the overhead section on the shipped demo
 # model, the table with --compare against a stand-in llama-bench (ratios
 # checked), the depth section with and without gnuplot. Nothing here asserts
-# a speed: only that the sections run and print well-formed figures.
+# a speed: only that the sections run and print well-formed figures. The
+# stand-in (tests/data/llama-bench-fake) prints llama-bench's -o json layout
+# as ggml-org/llama.cpp tools/llama-bench/llama-bench.cpp writes it (json_printer
+# and test::get_fields at commit 0104b151c56d54143e2e3554aabe9e2b2b8dbdba).
 bats_require_minimum_version 1.5.0
 
 setup_file() {
