@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "common/cli.h"
@@ -570,6 +571,7 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &s.opt);
 	cli_set_verbose(s.opt.verbose);
 	load(&s);
+	ndjson_widen_pipe(STDOUT_FILENO, 1 << 20);
 	int rc = ndjson_filter(stdin, (size_t)s.opt.max_line, process_line, &s);
 	if (s.opt.verbose)
 		cli_warn("prompts: %lld tokens in %.0f ms (%.1f tokens/s); single tokens: %lld in "

@@ -1,9 +1,11 @@
 /* NDJSON reading and writing; see ndjson.h. */
 #define _GNU_SOURCE /* memrchr */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 
 #include "cli.h"
@@ -228,6 +230,20 @@ int ndjson_write(FILE *out, const json_t *v)
 	return 0;
 }
 
+void ndjson_widen_pipe(int fd, int bytes)
+{
+#ifdef F_SETPIPE_SZ
+	struct stat st;
+
+	/* best effort: the kernel caps it at fs.pipe-max-size */
+	if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(fd, F_GETPIPE_SZ) < bytes)
+		(void)fcntl(fd, F_SETPIPE_SZ, bytes);
+#else
+	(void)fd;
+	(void)bytes;
+#endif
+}
+
 json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -251,6 +267,16 @@ int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user
 	bool failed = false;
 	int rc = 0;
 
+	/* stdio reads a pipe 4 KiB at a time: 67 reads for one line of GPT-2's
+	 * logits in base64. Nothing has read from in yet, so its buffer may be
+	 * set (glibc ignores the size without a buffer); once per process, as
+	 * the buffer lives as long as the stream. */
+	static char inbuf[(size_t)1 << 18];
+	static bool buffered;
+	if (!buffered) {
+		buffered = true;
+		setvbuf(in, inbuf, _IOFBF, sizeof inbuf);
+	}
 	ndjson_reader_init(&r, in, max_line);
 	for (;;) {
 		ndjson_read_result res = ndjson_read(&r, &line, &len);

@@ -49,6 +49,11 @@ bool ndjson_find_raw_string(const char *line, size_t len, const char *name, size
 /* Writes v compactly plus '\n' and flushes. 0, or -1 on a write error. */
 int ndjson_write(FILE *out, const json_t *v);
 
+/* When fd is a pipe (Linux), asks for a capacity of bytes, so that a tool
+ * writing lines of all the logits (268 KB in base64 for GPT-2) puts one in
+ * with one write, without waking its reader four times along the way. */
+void ndjson_widen_pipe(int fd, int bytes);
+
 /* The error object for a bad line: a copy of the input's fields (input may
  * be NULL when the line was not JSON) with "error": {"code", "message"}
  * set. Codes used across the tools are listed in llorch(7). */
@@ -60,7 +65,8 @@ json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...
 typedef int (*ndjson_answer_fn)(const char *line, size_t len, void *user);
 
 /* The loop of a filter tool: each line of in goes to answer, in order; a
- * line over max_line gets a line_too_long error object. Returns the exit
+ * line over max_line gets a line_too_long error object. in must not have
+ * been read from: its buffer is set to 256 KiB first. Returns the exit
  * code: 0, 65 (EX_DATAERR) when some line got an error object, 74
  * (EX_IOERR, with a message on stderr) when reading or writing failed. */
 int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user);
