@@ -87,12 +87,13 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	size_t B = (size_t)n_batch, L = (size_t)hp->n_layer, T = (size_t)n_ctx;
 	/* per thread: the scores of a tile of prompt rows over the whole cache */
 	size_t S = llorch_attn_tile_scratch(hp->head_dim, n_ctx);
+	size_t R = hp->rope_dim > 0 ? (size_t)hp->rope_dim : 1;
 	size_t kv_bytes = 0, scratch = 0, lkv;
 	bool ok = llorch_mul_size(L, T, &lkv) && add_floats(&kv_bytes, lkv, KV) &&
 		add_floats(&kv_bytes, lkv, KV) &&
 		add_floats(&scratch, B, E * 4) && add_floats(&scratch, B, 2 * KV) &&
 		add_floats(&scratch, B, E + 2 * KV) && add_floats(&scratch, B, 2 * F) &&
-		add_floats(&scratch, (size_t)n_threads, S);
+		add_floats(&scratch, (size_t)n_threads, S) && add_floats(&scratch, B, R);
 	if (!ok)
 		return llorch_error(LLORCH_E_RANGE, "context of %d positions: size overflows", n_ctx);
 
@@ -118,12 +119,13 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	c->hb2 = alloc_floats(B, F);
 	c->scores_stride = S;
 	c->scores = alloc_floats((size_t)n_threads, S);
+	c->rope_cs = alloc_floats(B, R);
 	c->row_ctx = calloc(B, sizeof *c->row_ctx);
 	c->row_pos = calloc(B, sizeof *c->row_pos);
 	c->kv_tokens = calloc((size_t)n_ctx, sizeof *c->kv_tokens);
 	if (!c->kv_tokens || !c->k_cache || !c->v_cache || !c->x || !c->xn || !c->q || !c->att || !c->k ||
 			!c->v || !c->qkv || !c->hb || !c->hb2 || !c->scores ||
-			!c->row_ctx || !c->row_pos) {
+			!c->rope_cs || !c->row_ctx || !c->row_pos) {
 		llorch_ctx_free(c);
 		return llorch_error(LLORCH_E_NOMEM, "out of memory for a context of %d positions "
 				"(%zu bytes of KV cache)", n_ctx, kv_bytes);
@@ -154,6 +156,7 @@ void llorch_ctx_free(llorch_ctx *c)
 	free(c->hb);
 	free(c->hb2);
 	free(c->scores);
+	free(c->rope_cs);
 	free(c->row_ctx);
 	free(c->row_pos);
 	free(c);

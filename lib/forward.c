@@ -284,8 +284,8 @@ static void qkv_fn(const rows_step *s, int32_t t0, int32_t t1)
 	const llorch_hparams *hp = &p->m->hp;
 	llorch_ctx *c = p->c;
 	int64_t E = hp->n_embd, KV = p->m->kv_dim, W = E + 2 * KV;
-	void (*rope)(float *, int32_t, int32_t, int32_t, int32_t, float) =
-		s->fault ? llorch_rope_neox : llorch_rope;
+	void (*rope)(float *, int32_t, int32_t, int32_t, const float *) =
+		s->fault ? llorch_rope_neox_cs : llorch_rope_cs;
 
 	for (int32_t t = t0; t < t1; t++) {
 		float *q = c->q + t * E, *k = c->k + t * KV, *v = c->v + t * KV;
@@ -303,9 +303,9 @@ static void qkv_fn(const rows_step *s, int32_t t0, int32_t t1)
 				llorch_add(k, L->attn_k_b, KV);
 			if (L->attn_v_b)
 				llorch_add(v, L->attn_v_b, KV);
-			rope(q, hp->n_head, hp->head_dim, hp->rope_dim, p->row_pos[t], hp->rope_freq_base);
-			rope(k, hp->n_head_kv, hp->head_dim, hp->rope_dim, p->row_pos[t],
-					hp->rope_freq_base);
+			const float *cs = c->rope_cs + (int64_t)t * hp->rope_dim;
+			rope(q, hp->n_head, hp->head_dim, hp->rope_dim, cs);
+			rope(k, hp->n_head_kv, hp->head_dim, hp->rope_dim, cs);
 		}
 		llorch_ctx *rc = p->row_ctx[t];
 		memcpy(llorch_kv_row(rc->k_cache, rc, s->layer, p->row_pos[t]), k,
@@ -385,6 +385,16 @@ static void ffn(const pass *p, const llorch_layer *L)
 	add_bias_rows(p, c->att, L->ffn_down_b, E);
 }
 
+/* Each row's rotary angles, the same in every layer. */
+static void rope_angles_fn(const rows_step *s, int32_t t0, int32_t t1)
+{
+	const llorch_hparams *hp = &s->p->m->hp;
+
+	for (int32_t t = t0; t < t1; t++)
+		llorch_rope_angles(s->Y + (int64_t)t * hp->rope_dim, hp->rope_dim, s->p->row_pos[t],
+				hp->rope_freq_base);
+}
+
 /* Runs every block over the rows; x then holds the final hidden states. */
 static llorch_status blocks(pass *p)
 {
@@ -395,6 +405,9 @@ static llorch_status blocks(pass *p)
 
 	if ((st = embed(p)) != LLORCH_OK)
 		return st;
+	if (m->hp.arch != LLORCH_ARCH_GPT2)
+		run_rows((rows_step){.p = p, .fn = rope_angles_fn, .Y = c->rope_cs,
+				.n = 16 * m->hp.rope_dim});
 	for (int32_t l = 0; l < m->hp.n_layer; l++) {
 		const llorch_layer *L = &m->layers[l];
 		if (aborted(p))

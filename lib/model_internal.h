@@ -73,6 +73,7 @@ struct llorch_ctx {
 	float *hb, *hb2;              /* (n_batch, n_ff) */
 	float *scores;                /* (n_threads, scores_stride) */
 	size_t scores_stride;         /* llorch_attn_tile_scratch(head_dim, n_ctx) */
+	float *rope_cs;               /* (n_batch, rope_dim): llorch_rope_angles per row */
 	llorch_ctx **row_ctx;         /* (n_batch): the KV cache each row goes to */
 	int32_t *row_pos;             /* (n_batch): the position of each row */
 	size_t scratch_bytes, kv_bytes;

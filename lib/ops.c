@@ -76,34 +76,55 @@ static void rope_angle(int32_t pos, int32_t i, int32_t rope_dim, float freq_base
 	*s = (float)sin(theta);
 }
 
+void llorch_rope_angles(float *cs, int32_t rope_dim, int32_t pos, float freq_base)
+{
+	for (int32_t i = 0; i < rope_dim / 2; i++)
+		rope_angle(pos, i, rope_dim, freq_base, &cs[2 * i], &cs[2 * i + 1]);
+}
+
+/* Pair (i, i + off) of every head rotated by the angle with cosine c and
+ * sine s: off 1 for GGUF's adjacent pairs, rope_dim / 2 for NeoX's. */
+static void rotate(float *x, int32_t n_head, int32_t head_dim, int32_t i, int32_t off,
+		float c, float s)
+{
+	for (int32_t h = 0; h < n_head; h++) {
+		float *p = x + (int64_t)h * head_dim + i;
+		float x0 = p[0], x1 = p[off];
+		p[0] = x0 * c - x1 * s;
+		p[off] = x0 * s + x1 * c;
+	}
+}
+
+void llorch_rope_cs(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
+		const float *cs)
+{
+	for (int32_t i = 0; i < rope_dim / 2; i++)
+		rotate(x, n_head, head_dim, 2 * i, 1, cs[2 * i], cs[2 * i + 1]);
+}
+
+void llorch_rope_neox_cs(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
+		const float *cs)
+{
+	for (int32_t i = 0; i < rope_dim / 2; i++)
+		rotate(x, n_head, head_dim, i, rope_dim / 2, cs[2 * i], cs[2 * i + 1]);
+}
+
 void llorch_rope(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
 		int32_t pos, float freq_base)
 {
 	for (int32_t i = 0; i < rope_dim / 2; i++) {
 		float c, s;
 		rope_angle(pos, i, rope_dim, freq_base, &c, &s);
-		for (int32_t h = 0; h < n_head; h++) {
-			float *p = x + (int64_t)h * head_dim + 2 * i;
-			float x0 = p[0], x1 = p[1];
-			p[0] = x0 * c - x1 * s;
-			p[1] = x0 * s + x1 * c;
-		}
+		rotate(x, n_head, head_dim, 2 * i, 1, c, s);
 	}
 }
 
 void llorch_rope_neox(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
 		int32_t pos, float freq_base)
 {
-	int32_t half = rope_dim / 2;
-
-	for (int32_t i = 0; i < half; i++) {
+	for (int32_t i = 0; i < rope_dim / 2; i++) {
 		float c, s;
 		rope_angle(pos, i, rope_dim, freq_base, &c, &s);
-		for (int32_t h = 0; h < n_head; h++) {
-			float *p = x + (int64_t)h * head_dim;
-			float x0 = p[i], x1 = p[i + half];
-			p[i] = x0 * c - x1 * s;
-			p[i + half] = x0 * s + x1 * c;
-		}
+		rotate(x, n_head, head_dim, i, rope_dim / 2, c, s);
 	}
 }

@@ -31,6 +31,15 @@ void llorch_silu_mul(float *gate, const float *up, int64_t n);
  * pos * freq_base^(-2i / rope_dim); the rest pass unchanged. x (n_head, head_dim). */
 void llorch_rope(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
 		int32_t pos, float freq_base);
+/* cs (rope_dim) = cos and sin of each pair's angle at pos, interleaved:
+ * the same for every layer, so a pass computes them once per row. */
+void llorch_rope_angles(float *cs, int32_t rope_dim, int32_t pos, float freq_base);
+/* llorch_rope and llorch_rope_neox with the angles given by
+ * llorch_rope_angles: bit-identical results. */
+void llorch_rope_cs(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
+		const float *cs);
+void llorch_rope_neox_cs(float *x, int32_t n_head, int32_t head_dim, int32_t rope_dim,
+		const float *cs);
 /* The same rotation applied to pairs (i, i + rope_dim/2) ("rotate half", the
  * NeoX / Hugging Face layout): wrong for GGUF llama files, used only by the
  * fault hook to prove that the tests notice. */

@@ -111,6 +111,18 @@ static void test_rope(void **state)
 	llorch_rope_neox(b, 1, 4, 4, 1, 10000);
 	CLOSE(b[2], sin(1.0), 1e-6);
 	assert_true(fabsf(a[1] - b[1]) > 0.5f);
+	/* with the angles computed once (as a pass does per row): bit-identical */
+	float cs[6], p[12], q[12], r[12], u[12];
+	for (int i = 0; i < 12; i++)
+		p[i] = q[i] = r[i] = u[i] = 0.1f * (float)i - 0.3f;
+	llorch_rope_angles(cs, 6, 77, 500000.0f);
+	llorch_rope(p, 2, 6, 6, 77, 500000.0f);
+	llorch_rope_cs(q, 2, 6, 6, cs);
+	assert_memory_equal(p, q, sizeof p);
+	llorch_rope_neox(r, 2, 6, 6, 77, 500000.0f);
+	llorch_rope_neox_cs(u, 2, 6, 6, cs);
+	assert_memory_equal(r, u, sizeof r);
+	assert_true(memcmp(p, r, sizeof p) != 0);
 }
 
 /* ---- random models written with the GGUF writer ---- */
