@@ -230,8 +230,13 @@ typedef struct {
 				}                                                         \
 			}                                                                 \
 		}                                                                         \
-		for (int k = 0; k < nr; k++)                                              \
+		/* whole loops, constant indices: acc stays in registers */               \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int k = 0; k < LLORCH_ROWS; k++)                                     \
+			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
+				if (k >= nr)                                              \
+					continue;                                         \
 				float s = _mm512_reduce_add_ps(acc[k][t]);                \
 				if (nb % 2)                                               \
 					s += tail_block(Q4, w[k] + BS * (size_t)(nb - 1), \

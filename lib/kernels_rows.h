@@ -46,8 +46,13 @@
 					acc[k][t] = VFMA(wv[k], xx, acc[k][t]);           \
 			}                                                                 \
 		}                                                                         \
-		for (int k = 0; k < nr; k++)                                              \
+		/* whole loops, constant indices: acc stays in registers */               \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int k = 0; k < LLORCH_ROWS; k++)                                     \
+			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
+				if (k >= nr)                                              \
+					continue;                                         \
 				float s = VHSUM(acc[k][t]);                               \
 				for (int64_t j = i; j < n; j++)                           \
 					s += SCALAR(w[k] + ELEM * j) * x[t * xs + j];     \
