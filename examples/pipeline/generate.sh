@@ -19,7 +19,7 @@
 #
 # Usage: generate.sh -m MODEL [-n MAX_TOKENS] [-T TEMPERATURE] [-s SEED]
 #                    [-k TOP_K] [-p TOP_P] [-S STOP]... [-t THREADS] PROMPT
-# Needs jq and the llorch tools on PATH.
+# Needs jq, perl and the llorch tools on PATH.
 set -eu
 
 model= max_tokens=64 temperature=0.8 seed=0 top_k=0 top_p=1 threads=0 stops='[]'
@@ -61,21 +61,28 @@ llorch-forward -m "$model" $thread_opt $logits_opt <"$dir/loop" |
 	{
 		# Holding the FIFO open keeps llorch-forward reading; closing it
 		# (when done) lets the whole loop drain and exit. The first line
-		# goes in the same way as every later one.
-		exec 3>"$dir/loop"
-		cat "$dir/first" >&3
-		status=70
-		while IFS= read -r line; do
-			case $line in
-			*'"error":'*) printf '%s: %s\n' "$0" "$line" >&2; status=65; break ;;
-			esac
-			printf '%s\n' "$line"
-			case $line in
-			*'"done":true'*) status=0; break ;;
-			esac
-			printf '%s\n' "$line" >&3
-		done
-		[ "$status" -eq 70 ] && echo "$0: the loop ended before the generation was done" >&2
+		# goes in the same way as every later one. Perl reads whole lines
+		# (the shell's read takes a system call per byte).
+		status=0
+		perl -e '
+			my ($prog, $loop, $first) = @ARGV;
+			open(my $fifo, ">", $loop) or die "$prog: $loop: $!\n";
+			open(my $f, "<", $first) or die "$prog: $first: $!\n";
+			$fifo->autoflush(1);
+			$| = 1;
+			print {$fifo} <$f>;
+			while (my $line = <STDIN>) {
+				if (index($line, "\"error\":") >= 0) {
+					print STDERR "$prog: $line";
+					exit 65;
+				}
+				print $line;
+				exit 0 if index($line, "\"done\":true") >= 0;
+				print {$fifo} $line;
+			}
+			print STDERR "$prog: the loop ended before the generation was done\n";
+			exit 70;
+		' "$0" "$dir/loop" "$dir/first" || status=$?
 		echo "$status" >"$dir/status"
 	} | jq --unbuffered -j .text
 exit "$(cat "$dir/status")"
