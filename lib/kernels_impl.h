@@ -19,9 +19,11 @@ typedef struct {
 
 /* Activation blocks quantized per pass over x: kernels.c feeds long rows to
  * the row kernels in segments of this many values (per vector, however many
- * vectors) so that the quantized x fits a fixed stack buffer (and stays in
- * L1). */
-#define LLORCH_SEG_VALUES 2048
+ * vectors) so that the quantized x fits a fixed stack buffer (40 KiB for
+ * LLORCH_MULTI_MAX vectors; the AVX-512 kernels prepare up to four of them
+ * in 48 KiB more). Rows up to this long are read in one pass, which decode
+ * from memory needs: 2048 cost GPT-2's 3072-long rows 15-20%. */
+#define LLORCH_SEG_VALUES 4096
 #define LLORCH_SEG_BLOCKS (LLORCH_SEG_VALUES / 32)
 
 /* Indices into the row-kernel table. */
