@@ -109,9 +109,13 @@ build-fuzz/lib/%_avx2.o: lib/%_avx2.c
 build-fuzz/lib/%_avx512.o: lib/%_avx512.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(AVX512_FLAGS) -c -o $@ $<
+# Harnesses of the tools' NDJSON input also link the shared CLI sources.
+build-fuzz/fuzz_ndjson: FUZZ_EXTRA = cmd/common/ndjson.c cmd/common/logits_codec.c cmd/common/cli.c
+build-fuzz/fuzz_ndjson: cmd/common/ndjson.c cmd/common/logits_codec.c cmd/common/cli.c
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_SIMD_OBJ)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+		$(FUZZ_EXTRA) \
 		$(filter-out %_avx2.c %_avx512.c,$(LIB_SRC)) $(FUZZ_SIMD_OBJ) $(PKG_LIBS) -lm -pthread
 
 # The benchmark driver: built from its sources in one step, so that no object
