@@ -110,8 +110,8 @@ build-fuzz/lib/%_avx512.o: lib/%_avx512.c
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined $(AVX512_FLAGS) -c -o $@ $<
 # Harnesses of the tools' NDJSON input also link the shared CLI sources.
-build-fuzz/fuzz_ndjson: FUZZ_EXTRA = cmd/common/ndjson.c cmd/common/logits_codec.c cmd/common/cli.c
-build-fuzz/fuzz_ndjson: cmd/common/ndjson.c cmd/common/logits_codec.c cmd/common/cli.c
+build-fuzz/fuzz_ndjson: FUZZ_EXTRA = cmd/common/ndjson.c cmd/common/logits_codec.c cmd/common/strbuf.c cmd/common/cli.c
+build-fuzz/fuzz_ndjson: cmd/common/ndjson.c cmd/common/logits_codec.c cmd/common/strbuf.c cmd/common/cli.c
 build-fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(FUZZ_SIMD_OBJ)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \

@@ -36,18 +36,18 @@ static int load(worker *w, bool with_sched)
 
 static void print_ready(const worker *w, const http_server *h)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 
-	sb_puts(&b, "{\"event\":\"ready\",\"worker_id\":");
+	strbuf_puts(&b, "{\"event\":\"ready\",\"worker_id\":");
 	sb_json_str(&b, w->opts->worker_id, strlen(w->opts->worker_id));
-	sb_puts(&b, ",\"uri\":");
+	strbuf_puts(&b, ",\"uri\":");
 	sb_json_str(&b, http_uri(h), strlen(http_uri(h)));
-	sb_printf(&b, ",\"port\":%d}\n", http_port(h));
-	if (!b.oom) {
+	strbuf_printf(&b, ",\"port\":%d}\n", http_port(h));
+	if (!b.failed) {
 		fputs(b.p, stdout);
 		fflush(stdout);
 	}
-	sb_free(&b);
+	strbuf_free(&b);
 }
 
 static int serve_http(worker *w)

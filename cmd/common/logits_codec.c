@@ -6,48 +6,6 @@
 
 #include "logits_codec.h"
 
-void strbuf_free(strbuf *b)
-{
-	free(b->p);
-	*b = (strbuf){ 0 };
-}
-
-static bool reserve(strbuf *b, size_t extra)
-{
-	if (b->failed)
-		return false;
-	if (extra <= b->cap - b->len)
-		return true;
-	size_t want = b->len + extra, cap = b->cap ? b->cap : 256;
-	if (want < b->len) {
-		b->failed = true;
-		return false;
-	}
-	while (cap < want)
-		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->failed = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void strbuf_append(strbuf *b, const char *s, size_t n)
-{
-	if (!reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-void strbuf_puts(strbuf *b, const char *s)
-{
-	strbuf_append(b, s, strlen(s));
-}
-
 void codec_json_float(strbuf *b, float x)
 {
 	char tmp[32];
@@ -65,7 +23,7 @@ void codec_json_floats(strbuf *b, const float *x, int64_t n)
 {
 	/* at most 16 bytes a value: reserve once */
 	if (n > 0 && (size_t)n < SIZE_MAX / 16)
-		reserve(b, (size_t)n * 16 + 2);
+		strbuf_reserve(b, (size_t)n * 16 + 2);
 	strbuf_append(b, "[", 1);
 	for (int64_t i = 0; i < n; i++) {
 		if (i)
@@ -81,7 +39,7 @@ void codec_base64_floats(strbuf *b, const float *x, int64_t n)
 {
 	size_t nbytes = (size_t)n * 4, out = (nbytes + 2) / 3 * 4;
 
-	if (n < 0 || (size_t)n > SIZE_MAX / 8 || !reserve(b, out + 2))
+	if (n < 0 || (size_t)n > SIZE_MAX / 8 || !strbuf_reserve(b, out + 2))
 		return;
 	char *o = b->p + b->len;
 	*o++ = '"';

@@ -12,15 +12,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
-typedef struct {
-	char *p;
-	size_t len, cap;
-	bool failed;          /* an allocation failed; the contents are short */
-} strbuf;
-
-void strbuf_free(strbuf *b);
-void strbuf_append(strbuf *b, const char *s, size_t n);
-void strbuf_puts(strbuf *b, const char *s);
+#include "strbuf.h"
 
 /* One float as a JSON value (a number, null, "inf" or "-inf"). */
 void codec_json_float(strbuf *b, float x);

@@ -22,19 +22,19 @@ static size_t discard(char *p, size_t size, size_t n, void *user)
 
 static char *callback_body(worker *w, const char *uri)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 	const char *id = w->opts->worker_id;
 
-	sb_puts(&b, "{\"worker_id\":");
+	strbuf_puts(&b, "{\"worker_id\":");
 	sb_json_str(&b, id, strlen(id));
-	sb_puts(&b, ",\"model_ref\":");
+	strbuf_puts(&b, ",\"model_ref\":");
 	sb_json_str(&b, w->model_ref, strlen(w->model_ref));
-	sb_printf(&b, ",\"vram_bytes\":0,\"memory_bytes\":%zu,\"memory_architecture\":\"cpu\","
+	strbuf_printf(&b, ",\"vram_bytes\":0,\"memory_bytes\":%zu,\"memory_architecture\":\"cpu\","
 		"\"worker_type\":\"cpu\",\"capabilities\":[\"text-gen\"],\"uri\":", w->memory_bytes);
 	sb_json_str(&b, uri, strlen(uri));
-	sb_puts(&b, "}");
-	if (b.oom) {
-		sb_free(&b);
+	strbuf_puts(&b, "}");
+	if (b.failed) {
+		strbuf_free(&b);
 		return NULL;
 	}
 	return b.p;

@@ -50,7 +50,7 @@ typedef struct {
 	job *job;
 	http_server *h;
 	pthread_mutex_t mu;
-	sbuf buf;
+	strbuf buf;
 	size_t off;
 	bool finished;             /* the terminal event is in buf */
 	bool suspended;
@@ -64,7 +64,7 @@ enum route { R_NONE, R_HEALTH, R_METRICS, R_EXECUTE, R_CANCEL, R_SHUTDOWN };
 typedef struct {
 	char cid[132];
 	enum route route;
-	sbuf body;
+	strbuf body;
 	size_t discarded;          /* body bytes beyond the limit */
 	stream *st;
 } req_ctx;
@@ -82,7 +82,7 @@ static void stream_unref(stream *st)
 	if (left > 0)
 		return;
 	job_free(st->job);
-	sb_free(&st->buf);
+	strbuf_free(&st->buf);
 	pthread_mutex_destroy(&st->mu);
 	free(st);
 	pthread_mutex_lock(&h->mu);
@@ -100,9 +100,9 @@ static void sse_emit(job *j, const char *type, const char *json, size_t len, boo
 		st->buf.len = 0;
 		st->off = 0;
 	}
-	sb_printf(&st->buf, "event: %s\ndata: ", type);
-	sb_put(&st->buf, json, len);
-	sb_put(&st->buf, "\n\n", 2);
+	strbuf_printf(&st->buf, "event: %s\ndata: ", type);
+	strbuf_append(&st->buf, json, len);
+	strbuf_append(&st->buf, "\n\n", 2);
 	if (terminal)
 		st->finished = true;
 	if (st->suspended) {
@@ -145,7 +145,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 
 	(void)pos;
 	pthread_mutex_lock(&st->mu);
-	if (st->buf.oom) {
+	if (st->buf.failed) {
 		pthread_mutex_unlock(&st->mu);
 		return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
@@ -207,15 +207,15 @@ static enum MHD_Result answer_json(struct MHD_Connection *c, const req_ctx *rc, 
 
 static char *error_body(const char *code, const char *message, int retriable)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 
-	sb_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":", code);
+	strbuf_printf(&b, "{\"error\":{\"code\":\"%s\",\"message\":", code);
 	sb_json_str(&b, message, strlen(message));
 	if (retriable >= 0)
-		sb_printf(&b, ",\"retriable\":%s", retriable ? "true" : "false");
-	sb_puts(&b, "}}");
-	if (b.oom) {
-		sb_free(&b);
+		strbuf_printf(&b, ",\"retriable\":%s", retriable ? "true" : "false");
+	strbuf_puts(&b, "}}");
+	if (b.failed) {
+		strbuf_free(&b);
 		return NULL;
 	}
 	return b.p;
@@ -240,23 +240,23 @@ static enum MHD_Result do_health(http_server *h, struct MHD_Connection *c, const
 	worker *w = h->w;
 	int state = atomic_load(&w->state);
 	int busy = 0, queued = 0;
-	sbuf b = {0};
+	strbuf b = {0};
 
 	if (state == WORKER_LOADING)
 		return answer_json(c, rc, MHD_HTTP_SERVICE_UNAVAILABLE, strdup("{\"status\":\"loading\"}"));
 	if (state == WORKER_DRAINING)
 		return answer_json(c, rc, MHD_HTTP_SERVICE_UNAVAILABLE, strdup("{\"status\":\"draining\"}"));
 	sched_counts(w->sched, &busy, &queued);
-	sb_printf(&b, "{\"status\":\"healthy\",\"model_loaded\":true,\"vram_bytes\":0,"
+	strbuf_printf(&b, "{\"status\":\"healthy\",\"model_loaded\":true,\"vram_bytes\":0,"
 		"\"memory_type\":\"cpu\",\"memory_architecture\":\"cpu\",\"memory_bytes\":%zu,"
 		"\"model\":", w->memory_bytes);
 	sb_json_str(&b, w->model_name, strlen(w->model_name));
-	sb_printf(&b, ",\"vocab_size\":%d,\"context_length\":%d,\"capabilities\":[\"text-gen\"],"
+	strbuf_printf(&b, ",\"vocab_size\":%d,\"context_length\":%d,\"capabilities\":[\"text-gen\"],"
 		"\"protocol\":\"sse\",\"slots_total\":%ld,\"slots_busy\":%d,\"queue_depth\":%d,"
 		"\"uptime_seconds\":%lld}", w->n_vocab, w->n_ctx, w->opts->slots, busy, queued,
 		(long long)((now_ns() / 1000000 - w->started_ms) / 1000));
-	if (b.oom) {
-		sb_free(&b);
+	if (b.failed) {
+		strbuf_free(&b);
 		return MHD_NO;
 	}
 	return answer_json(c, rc, MHD_HTTP_OK, b.p);
@@ -388,7 +388,7 @@ static enum MHD_Result do_cancel(http_server *h, struct MHD_Connection *c, const
 			JSON_REJECT_DUPLICATES, &je);
 	const json_t *id;
 	char msg[320];
-	sbuf b = {0};
+	strbuf b = {0};
 	bool found = false;
 
 	if (!root) {
@@ -405,23 +405,23 @@ static enum MHD_Result do_cancel(http_server *h, struct MHD_Connection *c, const
 		json_decref(root);
 		if (what[0] == 't')
 			return answer_error(c, rc, MHD_HTTP_UNPROCESSABLE_CONTENT, "INVALID_REQUEST", what, -1);
-		sb_puts(&b, "{\"errors\":[{\"field\":\"job_id\",\"constraint\":");
-		sb_puts(&b, !id ? "\"required\"" : !json_is_string(id) ? "\"type(string)\"" : "\"non_empty\"");
-		sb_puts(&b, ",\"message\":");
+		strbuf_puts(&b, "{\"errors\":[{\"field\":\"job_id\",\"constraint\":");
+		strbuf_puts(&b, !id ? "\"required\"" : !json_is_string(id) ? "\"type(string)\"" : "\"non_empty\"");
+		strbuf_puts(&b, ",\"message\":");
 		sb_json_str(&b, what, strlen(what));
-		sb_puts(&b, "}]}");
+		strbuf_puts(&b, "}]}");
 		return answer_json(c, rc, json_is_string(id) ? MHD_HTTP_BAD_REQUEST :
-				MHD_HTTP_UNPROCESSABLE_CONTENT, b.oom ? NULL : b.p);
+				MHD_HTTP_UNPROCESSABLE_CONTENT, b.failed ? NULL : b.p);
 	}
 	if (h->w->sched)
 		found = sched_cancel(h->w->sched, json_string_value(id), CANCEL_CLIENT);
 	slog(LLORCH_LOG_INFO, "cancel", "job_id", 's', json_string_value(id), "correlation_id", 's',
 			rc->cid, "found", 's', found ? "true" : "false", NULL);
-	sb_puts(&b, "{\"status\":\"accepted\",\"job_id\":");
+	strbuf_puts(&b, "{\"status\":\"accepted\",\"job_id\":");
 	sb_json_str(&b, json_string_value(id), json_string_length(id));
-	sb_printf(&b, ",\"found\":%s}", found ? "true" : "false");
+	strbuf_printf(&b, ",\"found\":%s}", found ? "true" : "false");
 	json_decref(root);
-	return answer_json(c, rc, MHD_HTTP_ACCEPTED, b.oom ? NULL : b.p);
+	return answer_json(c, rc, MHD_HTTP_ACCEPTED, b.failed ? NULL : b.p);
 }
 
 static enum MHD_Result do_shutdown(struct MHD_Connection *c, const req_ctx *rc)
@@ -596,8 +596,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			/* a client that keeps sending far past the limit is cut off */
 			return rc->discarded > 16 * limit ? MHD_NO : MHD_YES;
 		}
-		sb_put(&rc->body, upload, n);
-		return rc->body.oom ? MHD_NO : MHD_YES;
+		strbuf_append(&rc->body, upload, n);
+		return rc->body.failed ? MHD_NO : MHD_YES;
 	}
 	if (rc->discarded) {
 		if (rc->route == R_EXECUTE)
@@ -643,7 +643,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		}
 		stream_unref(st);
 	}
-	sb_free(&rc->body);
+	strbuf_free(&rc->body);
 	free(rc);
 }
 

@@ -22,16 +22,16 @@ void slog_init(const char *worker_id, int level)
 void slog(int level, const char *event, ...)
 {
 	char ts[40];
-	sbuf b = {0};
+	strbuf b = {0};
 	va_list ap;
 	const char *key;
 
 	if (level < log_level)
 		return;
 	format_utc(ts, sizeof ts, true);
-	sb_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts, level_names[level & 3]);
+	strbuf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts, level_names[level & 3]);
 	sb_json_str(&b, event, strlen(event));
-	sb_puts(&b, ",\"worker_id\":");
+	strbuf_puts(&b, ",\"worker_id\":");
 	sb_json_str(&b, log_worker_id, strlen(log_worker_id));
 	va_start(ap, event);
 	while ((key = va_arg(ap, const char *))) {
@@ -42,25 +42,25 @@ void slog(int level, const char *event, ...)
 
 			if (!v)
 				continue;
-			sb_puts(&b, ",");
+			strbuf_puts(&b, ",");
 			sb_json_str(&b, key, strlen(key));
-			sb_puts(&b, ":");
+			strbuf_puts(&b, ":");
 			sb_json_str(&b, v, strlen(v));
 		} else if (kind == 'i') {
-			sb_printf(&b, ",\"%s\":%lld", key, (long long)va_arg(ap, int64_t));
+			strbuf_printf(&b, ",\"%s\":%lld", key, (long long)va_arg(ap, int64_t));
 		} else {
-			sb_printf(&b, ",\"%s\":%.6g", key, va_arg(ap, double));
+			strbuf_printf(&b, ",\"%s\":%.6g", key, va_arg(ap, double));
 		}
 	}
 	va_end(ap);
-	sb_puts(&b, "}\n");
-	if (!b.oom) {
+	strbuf_puts(&b, "}\n");
+	if (!b.failed) {
 		pthread_mutex_lock(&log_mu);
 		fwrite(b.p, 1, b.len, stderr);
 		fflush(stderr);
 		pthread_mutex_unlock(&log_mu);
 	}
-	sb_free(&b);
+	strbuf_free(&b);
 }
 
 void slog_library(llorch_log_level level, const char *msg, void *user)

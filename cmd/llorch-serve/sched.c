@@ -30,7 +30,7 @@ typedef struct {
 	int32_t events;            /* token events sent: the next "i" */
 	int64_t start_ns;
 	int64_t alive_checked_ns;
-	sbuf text;                 /* generated text, with --log-prompts */
+	strbuf text;                 /* generated text, with --log-prompts */
 } slot;
 
 struct sched {
@@ -54,83 +54,83 @@ struct sched {
 
 /* ---- events ---- */
 
-static void event_head(sbuf *b, const job *j, const char *type)
+static void event_head(strbuf *b, const job *j, const char *type)
 {
-	sb_printf(b, "{\"type\":\"%s\"", type);
+	strbuf_printf(b, "{\"type\":\"%s\"", type);
 	if (j->ndjson) {
-		sb_puts(b, ",\"job_id\":");
+		strbuf_puts(b, ",\"job_id\":");
 		sb_json_str(b, j->req.job_id, strlen(j->req.job_id));
 	}
 }
 
-static void emit(job *j, const char *type, sbuf *b, bool terminal)
+static void emit(job *j, const char *type, strbuf *b, bool terminal)
 {
-	sb_puts(b, "}");
-	if (!b->oom)
+	strbuf_puts(b, "}");
+	if (!b->failed)
 		j->sink->emit(j, type, b->p, b->len, terminal);
 	else if (terminal)
 		j->sink->emit(j, "error", "{\"type\":\"error\",\"code\":\"OUT_OF_MEMORY\","
 				"\"message\":\"out of memory\",\"retriable\":true}", 76, true);
-	sb_free(b);
+	strbuf_free(b);
 }
 
 static void emit_started(sched *s, job *j)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 	char ts[32];
 
 	format_utc(ts, sizeof ts, false);
-	sb_puts(&b, "{\"type\":\"started\",\"job_id\":");
+	strbuf_puts(&b, "{\"type\":\"started\",\"job_id\":");
 	sb_json_str(&b, j->req.job_id, strlen(j->req.job_id));
-	sb_puts(&b, ",\"model\":");
+	strbuf_puts(&b, ",\"model\":");
 	sb_json_str(&b, s->w->model_name, strlen(s->w->model_name));
-	sb_printf(&b, ",\"started_at\":\"%s\",\"seed\":%" PRIu64 ",\"prompt_tokens\":%zu",
+	strbuf_printf(&b, ",\"started_at\":\"%s\",\"seed\":%" PRIu64 ",\"prompt_tokens\":%zu",
 			ts, j->seed, j->n_tokens);
 	emit(j, "started", &b, false);
 }
 
 static void emit_token(job *j, const char *text, size_t len, int32_t i)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 
 	event_head(&b, j, "token");
-	sb_puts(&b, ",\"t\":");
+	strbuf_puts(&b, ",\"t\":");
 	sb_json_str(&b, text, len);
-	sb_printf(&b, ",\"i\":%d", i);
+	strbuf_printf(&b, ",\"i\":%d", i);
 	emit(j, "token", &b, false);
 }
 
 /* The terminal events are built first and sent by retire(), after the job's
  * slot and id are free again: a client that has read its end may at once
  * send the next job (even with the same id) and find room for it. */
-static void build_end(job *j, const llorch_gen_result *r, sbuf *ev)
+static void build_end(job *j, const llorch_gen_result *r, strbuf *ev)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 
 	event_head(&b, j, "end");
-	sb_printf(&b, ",\"tokens_out\":%d,\"decode_time_ms\":%" PRId64 ",\"stop_reason\":\"%s\"",
+	strbuf_printf(&b, ",\"tokens_out\":%d,\"decode_time_ms\":%" PRId64 ",\"stop_reason\":\"%s\"",
 			r->tokens_out, r->decode_ns / 1000000, llorch_stop_reason_str(r->stop_reason));
 	if (r->stop_reason == LLORCH_STOP_SEQUENCE && r->stop_index >= 0 &&
 			(size_t)r->stop_index < j->req.n_stop) {
 		const char *m = j->req.stop[r->stop_index];
 
-		sb_puts(&b, ",\"stop_sequence_matched\":");
+		strbuf_puts(&b, ",\"stop_sequence_matched\":");
 		sb_json_str(&b, m, strlen(m));
 	}
 	*ev = b;
 }
 
 static void build_error(job *j, const char *code, const char *message, bool retriable,
-		int32_t tokens_out, sbuf *ev)
+		int32_t tokens_out, strbuf *ev)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 
 	event_head(&b, j, "error");
-	sb_printf(&b, ",\"code\":\"%s\",\"message\":", code);
+	strbuf_printf(&b, ",\"code\":\"%s\",\"message\":", code);
 	sb_json_str(&b, message, strlen(message));
-	sb_printf(&b, ",\"retriable\":%s", retriable ? "true" : "false");
+	strbuf_printf(&b, ",\"retriable\":%s", retriable ? "true" : "false");
 	if (tokens_out >= 0)
-		sb_printf(&b, ",\"tokens_out\":%d", tokens_out);
+		strbuf_printf(&b, ",\"tokens_out\":%d", tokens_out);
 	*ev = b;
 }
 
@@ -163,10 +163,10 @@ static const char *const outcome_names[] = {"success", "error", "cancelled", "ti
 /* The job has ended: count it, log it, free its slot (sl, when it had one)
  * and its id, then send its terminal event ev and hand it back. */
 static void retire(sched *s, job *j, slot *sl, outcome oc, const llorch_gen_result *r,
-		const char *type, sbuf *ev)
+		const char *type, strbuf *ev)
 {
 	int64_t start_ns = sl ? sl->start_ns : 0;
-	const sbuf *text = sl ? &sl->text : NULL;
+	const strbuf *text = sl ? &sl->text : NULL;
 
 	serve_metrics *m = &s->w->metrics;
 	int64_t end = now_ns();
@@ -222,7 +222,7 @@ static const char *cancel_message(int why)
 static void drop_unstarted(sched *s, job *j)
 {
 	int why = atomic_load(&j->cancel);
-	sbuf ev;
+	strbuf ev;
 
 	if (why == CANCEL_NONE && j->deadline_ns && now_ns() >= j->deadline_ns) {
 		build_error(j, "TIMEOUT", "the job's deadline passed while it waited for a slot",
@@ -289,7 +289,7 @@ static void free_slot(slot *sl)
 {
 	llorch_gen_free(sl->gen);
 	sl->gen = NULL;
-	sb_free(&sl->text);
+	strbuf_free(&sl->text);
 }
 
 /* ---- running jobs ---- */
@@ -337,7 +337,7 @@ static void end_cancelled(sched *s, slot *sl, const llorch_gen_result *r)
 {
 	job *j = sl->job;
 	int why = atomic_load(&j->cancel);
-	sbuf ev;
+	strbuf ev;
 
 	if (why == CANCEL_NONE && j->deadline_ns && now_ns() >= j->deadline_ns) {
 		build_error(j, "TIMEOUT", "the job's deadline passed", false, r->tokens_out, &ev);
@@ -351,7 +351,7 @@ static void end_cancelled(sched *s, slot *sl, const llorch_gen_result *r)
 static void end_failed(sched *s, slot *sl, llorch_status st, const llorch_gen_result *r)
 {
 	char msg[512];
-	sbuf ev;
+	strbuf ev;
 
 	snprintf(msg, sizeof msg, "inference failed: %s",
 			*llorch_last_error() ? llorch_last_error() : llorch_status_str(st));
@@ -366,7 +366,7 @@ static void end_failed(sched *s, slot *sl, llorch_status st, const llorch_gen_re
 static void finish(sched *s, slot *sl)
 {
 	llorch_gen_result r;
-	sbuf ev;
+	strbuf ev;
 
 	llorch_gen_result_get(sl->gen, &r);
 	switch (r.stop_reason) {
@@ -467,7 +467,7 @@ static void step(sched *s)
 		if (tok.text_len > 0) {
 			emit_token(j, tok.text, tok.text_len, sl->events++);
 			if (s->w->opts->log_prompts)
-				sb_put(&sl->text, tok.text, tok.text_len);
+				strbuf_append(&sl->text, tok.text, tok.text_len);
 		}
 		if (done)
 			finish(s, sl);
@@ -726,7 +726,7 @@ void sched_free(sched *s)
 	for (int i = 0; s->slots && i < s->n_slots; i++) {
 		llorch_gen_free(s->slots[i].gen);
 		llorch_ctx_free(s->slots[i].ctx);
-		sb_free(&s->slots[i].text);
+		strbuf_free(&s->slots[i].text);
 	}
 	free(s->slots);
 	free(s->ready);

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "llorch.h"
+#include "../common/strbuf.h"
 
 /* Monotonic clock. */
 static inline int64_t now_ns(void)
@@ -175,18 +176,8 @@ void sched_free(sched *s);
 
 /* ---- event text (events.c) ---- */
 
-/* A growable byte buffer. */
-typedef struct {
-	char *p;
-	size_t len, cap;
-	bool oom;
-} sbuf;
-void sb_put(sbuf *b, const void *s, size_t n);
-void sb_puts(sbuf *b, const char *s);
-void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* s as a JSON string literal; invalid UTF-8 becomes U+FFFD. */
-void sb_json_str(sbuf *b, const char *s, size_t n);
-void sb_free(sbuf *b);
+/* s as a JSON string literal appended to b; invalid UTF-8 becomes U+FFFD. */
+void sb_json_str(strbuf *b, const char *s, size_t n);
 
 /* "2026-11-22T10:00:00Z" (with milliseconds when ms) of the real-time clock. */
 void format_utc(char *buf, size_t cap, bool ms);

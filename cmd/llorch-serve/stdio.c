@@ -52,25 +52,25 @@ static const job_sink stdio_sink = {line_emit, line_alive, line_release};
 static void reject(unsigned long long lineno, const char *job_id, const char *code,
 		const char *message, int status, const char *errors_json)
 {
-	sbuf b = {0};
+	strbuf b = {0};
 
-	sb_puts(&b, "{\"type\":\"error\",\"job_id\":");
+	strbuf_puts(&b, "{\"type\":\"error\",\"job_id\":");
 	if (job_id)
 		sb_json_str(&b, job_id, strlen(job_id));
 	else
-		sb_puts(&b, "null");
-	sb_printf(&b, ",\"line\":%llu,\"code\":\"%s\",\"message\":", lineno, code);
+		strbuf_puts(&b, "null");
+	strbuf_printf(&b, ",\"line\":%llu,\"code\":\"%s\",\"message\":", lineno, code);
 	sb_json_str(&b, message, strlen(message));
-	sb_printf(&b, ",\"retriable\":false,\"status\":%d", status);
+	strbuf_printf(&b, ",\"retriable\":false,\"status\":%d", status);
 	if (errors_json && !strncmp(errors_json, "{\"errors\":", 10)) {
 		/* {"errors":[...]} -> ,"errors":[...] */
-		sb_puts(&b, ",");
-		sb_put(&b, errors_json + 1, strlen(errors_json) - 2);
+		strbuf_puts(&b, ",");
+		strbuf_append(&b, errors_json + 1, strlen(errors_json) - 2);
 	}
-	sb_puts(&b, "}");
-	if (!b.oom)
+	strbuf_puts(&b, "}");
+	if (!b.failed)
 		write_line(b.p, b.len);
-	sb_free(&b);
+	strbuf_free(&b);
 	slog(LLORCH_LOG_INFO, "error", "job_id", 's', job_id, "code", 's', code,
 			"line", 'i', (int64_t)lineno, "message", 's', message, NULL);
 }

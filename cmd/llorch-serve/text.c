@@ -1,4 +1,4 @@
-/* Byte buffers, JSON string literals, timestamps and random ids: the small
+/* JSON string literals, timestamps and random ids: the small
  * text tools every part of the worker writes its output with. */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -11,75 +11,12 @@
 #include "serve.h"
 #include "utf8.h"
 
-static bool sb_reserve(sbuf *b, size_t extra)
-{
-	size_t need, cap;
-	char *p;
-
-	if (b->oom)
-		return false;
-	if (extra > SIZE_MAX - b->len - 1) {
-		b->oom = true;
-		return false;
-	}
-	need = b->len + extra + 1;
-	if (need <= b->cap)
-		return true;
-	cap = b->cap ? b->cap : 256;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
-void sb_put(sbuf *b, const void *s, size_t n)
-{
-	if (!sb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void sb_puts(sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-void sb_printf(sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !sb_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void sb_free(sbuf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
-void sb_json_str(sbuf *b, const char *str, size_t n)
+void sb_json_str(strbuf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, run = 0;
 
-	sb_put(b, "\"", 1);
+	strbuf_append(b, "\"", 1);
 	while (i < n) {
 		unsigned char c = s[i];
 		size_t len = utf8_char_len(s + i, n - i);
@@ -90,31 +27,31 @@ void sb_json_str(sbuf *b, const char *str, size_t n)
 			run += len;
 			continue;
 		}
-		sb_put(b, s + i - run, run);
+		strbuf_append(b, s + i - run, run);
 		run = 0;
 		if (len == 0) {
-			sb_put(b, UTF8_REPLACEMENT, 3);
+			strbuf_append(b, UTF8_REPLACEMENT, 3);
 			i += utf8_bad_len(s + i, n - i);
 			continue;
 		}
 		if (c == '"')
-			sb_put(b, "\\\"", 2);
+			strbuf_append(b, "\\\"", 2);
 		else if (c == '\\')
-			sb_put(b, "\\\\", 2);
+			strbuf_append(b, "\\\\", 2);
 		else if (c == '\n')
-			sb_put(b, "\\n", 2);
+			strbuf_append(b, "\\n", 2);
 		else if (c == '\r')
-			sb_put(b, "\\r", 2);
+			strbuf_append(b, "\\r", 2);
 		else if (c == '\t')
-			sb_put(b, "\\t", 2);
+			strbuf_append(b, "\\t", 2);
 		else {
 			snprintf(esc, sizeof esc, "\\u%04x", c);
-			sb_put(b, esc, 6);
+			strbuf_append(b, esc, 6);
 		}
 		i++;
 	}
-	sb_put(b, s + i - run, run);
-	sb_put(b, "\"", 1);
+	strbuf_append(b, s + i - run, run);
+	strbuf_append(b, "\"", 1);
 }
 
 void format_utc(char *buf, size_t cap, bool ms)
