@@ -163,6 +163,12 @@ extern const llorch_kernel_set llorch_kernels_avx512_vnni;
 /* Rows per pass of the SIMD kernels: each load of x serves this many rows. */
 #define LLORCH_ROWS 4
 
+/* The row kernels spend enough time per byte that the hardware prefetchers
+ * fall behind on rows streamed from memory; asking for the lines of the row
+ * group at least this many bytes ahead measured 20-50% faster
+ * single-threaded. */
+#define LLORCH_PREFETCH_BYTES 8192
+
 /* Pointers to rows r .. r + LLORCH_ROWS - 1 of W; those at or past n_rows
  * alias row r, so that a kernel's last group runs the full-width code and
  * stores only the first (returned) count of results. */

@@ -3,7 +3,8 @@
  *   VEC, VW (floats per vector), VZERO(), VLOADX(const float *),
  *   VFMA(a, b, acc), VHSUM(v) -> float, VNX (vectors per pass: 4 rows x
  *   VNX accumulators, at most 4, must fit the registers)
- * and optionally VPREFETCH(const uint8_t *) for weights about to be read,
+ * and optionally VPREFETCH(const uint8_t *) for weights to be read soon
+ * (the next group's, in memory order: see kernels_quant_avx512.c),
  * and passes LOADW(const uint8_t *) -> VEC and SCALAR(const uint8_t *) ->
  * float for the weight type to FLOAT_ROWS_KERNEL. */
 #ifndef LLORCH_KERNELS_ROWS_H
@@ -22,7 +23,7 @@
 #define FLOAT_ROWS_KERNEL(NAME, ELEM, LOADW, SCALAR)                                      \
 	__attribute__((always_inline)) static inline void NAME##_nx(                      \
 			const uint8_t *const *w, const float *x, int64_t xs, const int NX, \
-			int64_t n, float *y, int64_t ys, int nr)                          \
+			int64_t n, float *y, int64_t ys, int nr, const uint8_t *ahead)    \
 	{                                                                                 \
 		VEC acc[LLORCH_ROWS][4];    /* NX <= VNX <= 4 */                          \
 		_Pragma("GCC unroll 4")                                                   \
@@ -35,7 +36,7 @@
 			VEC wv[LLORCH_ROWS];                                              \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
-				VPREFETCH(w[k] + ELEM * i);                               \
+				VPREFETCH(ahead + ELEM * (LLORCH_ROWS * i + VW * k));     \
 				wv[k] = LOADW(w[k] + ELEM * i);                           \
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
@@ -64,17 +65,20 @@
 			int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows)         \
 	{                                                                                 \
 		const float *x = xv;                                                      \
+		size_t group = rb * LLORCH_ROWS;                                          \
+		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0; \
 		for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {                       \
 			const uint8_t *w[LLORCH_ROWS];                                    \
 			int nr = llorch_row_group(W, rb, r, n_rows, w);                   \
+			const uint8_t *ahead = w[0] + pf;                                 \
 			for (int t = 0; t < n_x; t += VNX) {                              \
 				const float *xt = x + t * xs;                             \
 				float *yt = y + t * ys + r;                               \
 				switch (n_x - t < VNX ? n_x - t : VNX) {                  \
-				case 1: NAME##_nx(w, xt, xs, 1, n, yt, ys, nr); break;    \
-				case 2: NAME##_nx(w, xt, xs, 2, n, yt, ys, nr); break;    \
-				case 3: NAME##_nx(w, xt, xs, 3, n, yt, ys, nr); break;    \
-				default: NAME##_nx(w, xt, xs, VNX, n, yt, ys, nr); break; \
+				case 1: NAME##_nx(w, xt, xs, 1, n, yt, ys, nr, ahead); break;    \
+				case 2: NAME##_nx(w, xt, xs, 2, n, yt, ys, nr, ahead); break;    \
+				case 3: NAME##_nx(w, xt, xs, 3, n, yt, ys, nr, ahead); break;    \
+				default: NAME##_nx(w, xt, xs, VNX, n, yt, ys, nr, ahead); break; \
 				}                                                         \
 			}                                                                 \
 		}                                                                         \
