@@ -10,23 +10,27 @@
  * Work per pair of blocks (64 values; one register holds two blocks):
  *  - per row of a group of four: load, unpack (Q4_0 nibbles), scales to
  *    float;
- *  - per vector: its quants in the lane order of the weights, the Q4_0
- *    nibbles' offset 8 * sum(x), its scales; prepared once per call for all
- *    rows (prepare_x), so the inner loop only loads them;
- *  - per (row, vector): one integer dot product, then in float
+ *  - per vector: its quants in the lane order of the weights, the seed of
+ *    the sums (Q4_0: -8 * sum(x) for the nibbles' offset; Q8_0 with VNNI:
+ *    -128 * sum(x), the weights being offset to unsigned), its scales;
+ *    prepared once per call for all rows (NAME##_prep), so the inner loop
+ *    only loads them;
+ *  - per (row, vector): the integer dot products, then in float
  *    acc += (dx * dw) * sum, with 4 x 4 accumulators in 16 of the 32
  *    registers.
  * The rows' work is shared by up to MULTI_NX vectors and the vectors' by
  * four rows; with one vector (decode) the rows' work is most of the cost,
  * which is why it is kept to a few instructions (whole pairs of blocks
- * loaded at once and rearranged with vpermw). */
+ * loaded at once and rearranged with vpermw). A Q4_0 body by quads of
+ * blocks (two dot products into one set of lanes, half the float work)
+ * ran 50% faster from L2 but slower from memory (25 against 36 GB/s on
+ * one core), so decode, which reads from memory, keeps the pairs. */
 #include <immintrin.h>
 
 #include "kernels_impl.h"
 
 /* Prefetching (LLORCH_PREFETCH_BYTES): the lines asked for are those of the
- * row group at least that many bytes on. When
- * the rows are read whole, they are asked for in memory order (the four
+ * row group at least that many bytes on. When the rows are read whole, they are asked for in memory order (the four
  * rows of a group are adjacent): one sequential stream of requests instead
  * of four interleaved ones took Q8_0 decode from 22 to 27 GB/s on one core
  * and from 31-33 to 36-39 GB/s on two. A row longer than a segment is not
@@ -145,23 +149,71 @@ static inline float tail_block(bool q4, const uint8_t *blk, const llorch_block_q
 }
 
 /* A group of up to MULTI_NX vectors, prepared for one pass over a piece of
- * every row: per pair of blocks, the quants (Q4_0: in nibble order; Q8_0
- * with VNNI: plus 128, as the unsigned operand), Q4_0's offset seed
- * -8 * sum(x) per four bytes, and the scales in the lanes of the sums. */
+ * every row, so that the inner loops only load them. Q8_0, per pair of
+ * blocks: the quants, (with VNNI) the seed -128 * sum(x) per four bytes,
+ * the scales in the lanes of the sums. Q4_0, per quad of blocks: the
+ * quants that meet the low nibbles (q[2i]) and the high ones (q[2i + 1]),
+ * the seed -8 * sum(x) per lane for the nibbles' offset, the scales. */
 typedef struct {
 	__m512i q[MULTI_NX][SEG_PAIRS];
 	__m512i off[MULTI_NX][SEG_PAIRS];
 	__m512 d[MULTI_NX][SEG_PAIRS];
 } xprep;
 
-/* One body for Q8_0 and Q4_0 (Q4 a constant), with and without VNNI (DOT;
- * XU: Q8_0 dots x + 128 with w and seeds the sum with -128 * sum(w), once
- * per row, where without VNNI it moves w's sign onto x per row and vector,
- * as x + 128 would overflow maddubs' int16 pairs). The integer sums are
- * exact either way, so both give the same bits. NAME##_prep prepares NX
- * vectors' blocks [0, 2 * np); NAME##_rows runs them over four rows, adding
- * the sums of [0, nb) (tail block included) to y. */
-#define Q_KERNEL(NAME, Q4, DOT, XU, ATTR)                                                 \
+/* The sums of four rows over NX vectors, accumulated in float per group of
+ * blocks (acc += (dx * dw) * sum, 4 x NX accumulators in registers), then
+ * reduced and added to y with the blocks left over after the last whole
+ * group (tail_block). */
+#define ACC_INIT(acc, NX)                                                                 \
+	_Pragma("GCC unroll 4")                                                           \
+	for (int k = 0; k < LLORCH_ROWS; k++)                                             \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int t = 0; t < NX; t++)                                              \
+			acc[k][t] = _mm512_setzero_ps()
+
+#define ACC_STORE(acc, NX, Q4, BS, first)                                                 \
+	_Pragma("GCC unroll 4")                                                           \
+	for (int k = 0; k < LLORCH_ROWS; k++)                                             \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int t = 0; t < NX; t++) {                                            \
+			if (k >= nr)                                                      \
+				continue;                                                 \
+			float s = _mm512_reduce_add_ps(acc[k][t]);                        \
+			for (int64_t b = (first); b < nb; b++)                            \
+				s += tail_block(Q4, w[k] + (BS) * (size_t)b, &x[t * xs + b]); \
+			y[t * ys + k] += s;                                               \
+		}
+
+/* The prefetches for step i of a row group, STEP bytes a row: every line
+ * of the bytes the step reads, pf bytes on (see LLORCH_PREFETCH_BYTES
+ * above). Q8_0's step is longer than a line (68 bytes a row), so one
+ * prefetch a row and step would leave lines out, which then cost a demand
+ * miss each. always_inline: GCC 12 takes a function that only prefetches
+ * for one without side effects and drops its calls. */
+__attribute__((always_inline)) static inline void prefetch_step(const uint8_t *const *w, size_t step, int64_t i, size_t pf,
+		bool lin)
+{
+	if (lin) {
+		const char *p = (const char *)w[0] + pf + LLORCH_ROWS * step * (size_t)i;
+		for (size_t o = 0; o < LLORCH_ROWS * step; o += 64)
+			_mm_prefetch(p + o, _MM_HINT_T0);
+		return;
+	}
+	for (int k = 0; k < LLORCH_ROWS; k++) {
+		const char *p = (const char *)w[k] + pf + step * (size_t)i;
+		for (size_t o = 0; o < step; o += 64)
+			_mm_prefetch(p + o, _MM_HINT_T0);
+		_mm_prefetch(p + step - 1, _MM_HINT_T0);
+	}
+}
+
+/* Q8_0, with and without VNNI (DOT; XU: with VNNI the weights become the
+ * unsigned operand, w + 128, and the sum is seeded with -128 * sum(x),
+ * prepared once per vector; without, maddubs' int16 pairs would overflow,
+ * so w's sign moves onto x per row and vector). The integer sums are exact
+ * either way, so both give the same bits. NAME##_prep prepares NX vectors'
+ * pairs [0, np); NAME##_rows runs them over four rows. */
+#define Q8_KERNEL(NAME, DOT, XU, ATTR)                                                    \
 	ATTR static void NAME##_prep(const llorch_block_q8a *x, int64_t xs, int nx,       \
 			int64_t np, xprep *xp)                                            \
 	{                                                                                 \
@@ -169,19 +221,11 @@ typedef struct {
 			for (int64_t i = 0; i < np; i++) {                                \
 				const llorch_block_q8a *xb = x + t * xs + 2 * i;          \
 				__m512i q = load2(xb[0].qs, xb[1].qs);                    \
-				if (Q4) {                                                 \
-					q = x_nibble_order(q);                            \
+				xp->d[t][i] = _mm512_insertf32x8(_mm512_set1_ps(xb[0].d), \
+						_mm256_set1_ps(xb[1].d), 1);              \
+				if (XU)                                                   \
 					xp->off[t][i] = _mm512_sub_epi32(_mm512_setzero_si512(), \
-						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(8), q)); \
-					__m256 d4 = _mm256_insertf128_ps(_mm256_set1_ps(xb[0].d), \
-							_mm_set1_ps(xb[1].d), 1);         \
-					xp->d[t][i] = _mm512_insertf32x8(_mm512_castps256_ps512(d4), d4, 1); \
-				} else {                                                  \
-					xp->d[t][i] = _mm512_insertf32x8(_mm512_set1_ps(xb[0].d), \
-							_mm256_set1_ps(xb[1].d), 1);      \
-					if (XU)                                           \
-						q = _mm512_xor_si512(q, _mm512_set1_epi8(-128)); \
-				}                                                         \
+						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q)); \
 				xp->q[t][i] = q;                                          \
 			}                                                                 \
 	}                                                                                 \
@@ -191,73 +235,99 @@ typedef struct {
 			int64_t xs, const int NX, int64_t nb, float *y, int64_t ys, int nr, \
 			size_t pf, bool lin)                                              \
 	{                                                                                 \
-		const size_t BS = Q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0); \
+		const size_t BS = sizeof(llorch_block_q8_0);                              \
 		__m512 acc[LLORCH_ROWS][MULTI_NX];                                        \
-		_Pragma("GCC unroll 4")                                                   \
-		for (int k = 0; k < LLORCH_ROWS; k++)                                     \
-			_Pragma("GCC unroll 4")                                           \
-			for (int t = 0; t < NX; t++)                                      \
-				acc[k][t] = _mm512_setzero_ps();                          \
+		ACC_INIT(acc, NX);                                                        \
 		for (int64_t i = 0; i < nb / 2; i++) {                                    \
-			__m512i wq[LLORCH_ROWS], wo[LLORCH_ROWS];                         \
+			__m512i wq[LLORCH_ROWS], wa[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
+			prefetch_step(w, 2 * BS, i, pf, lin);                             \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 2 * BS * (size_t)i;            \
-				_mm_prefetch((const char *)(lin ? w[0] + 2 * BS * (LLORCH_ROWS * (size_t)i + k) \
-						: b0) + pf, _MM_HINT_T0);                 \
-				__m512i pair = load_pair(b0, Q4 ? 18 : 32);                         \
-				if (Q4) {                                                 \
-					d[k] = scales2_q4(pair);                          \
-					wq[k] = unpack2_q4(pair);                         \
-					wo[k] = wq[k];                                    \
-				} else {                                                  \
-					d[k] = scales2_q8(pair);                          \
-					wq[k] = load2((const int8_t *)b0 + 2, (const int8_t *)b0 + BS + 2); \
-					wo[k] = XU ? _mm512_sub_epi32(_mm512_setzero_si512(), \
-							DOT(_mm512_setzero_si512(), _mm512_set1_epi8(-128), wq[k])) \
-						: _mm512_abs_epi8(wq[k]);                 \
-				}                                                         \
+				d[k] = scales2_q8(load_pair(b0, 32));                     \
+				wq[k] = load2((const int8_t *)b0 + 2, (const int8_t *)b0 + BS + 2); \
+				wa[k] = XU ? _mm512_xor_si512(wq[k], _mm512_set1_epi8(-128)) \
+					: _mm512_abs_epi8(wq[k]);                         \
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
 				__m512i xq = xp->q[t][i];                                 \
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p;                                        \
-					if (Q4)                                           \
-						p = DOT(xp->off[t][i], wq[k], xq);        \
-					else if (XU)                                      \
-						p = DOT(wo[k], xq, wq[k]);                \
-					else                                              \
-						p = DOT(_mm512_setzero_si512(), wo[k], sign_x(xq, wq[k])); \
+					__m512i p = XU ? DOT(xp->off[t][i], wa[k], xq)    \
+						: DOT(_mm512_setzero_si512(), wa[k], sign_x(xq, wq[k])); \
 					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t][i], d[k]), \
 							_mm512_cvtepi32_ps(p), acc[k][t]); \
 				}                                                         \
 			}                                                                 \
 		}                                                                         \
-		/* whole loops, constant indices: acc stays in registers */               \
-		_Pragma("GCC unroll 4")                                                   \
-		for (int k = 0; k < LLORCH_ROWS; k++)                                     \
-			_Pragma("GCC unroll 4")                                           \
-			for (int t = 0; t < NX; t++) {                                    \
-				if (k >= nr)                                              \
-					continue;                                         \
-				float s = _mm512_reduce_add_ps(acc[k][t]);                \
-				if (nb % 2)                                               \
-					s += tail_block(Q4, w[k] + BS * (size_t)(nb - 1), \
-							&x[t * xs + nb - 1]);             \
-				y[t * ys + k] += s;                                       \
+		ACC_STORE(acc, NX, false, BS, nb / 2 * 2);                                \
+	}
+
+/* Q4_0 by pairs of blocks, the nibbles unpacked with one word permute
+ * (unpack2_q4) into bytes whose int32 lanes alternate blocks every four;
+ * x is put in that order once (x_nibble_order), and the sums are seeded
+ * with -8 * sum(x) for the nibbles' offset of 8. */
+#define Q4_KERNEL(NAME, DOT, ATTR)                                                        \
+	ATTR static void NAME##_prep(const llorch_block_q8a *x, int64_t xs, int nx,       \
+			int64_t np, xprep *xp)                                            \
+	{                                                                                 \
+		for (int t = 0; t < nx; t++)                                              \
+			for (int64_t i = 0; i < np; i++) {                                \
+				const llorch_block_q8a *xb = x + t * xs + 2 * i;          \
+				__m512i q = x_nibble_order(load2(xb[0].qs, xb[1].qs));    \
+				xp->off[t][i] = _mm512_sub_epi32(_mm512_setzero_si512(),  \
+					DOT(_mm512_setzero_si512(), _mm512_set1_epi8(8), q)); \
+				__m256 d4 = _mm256_insertf128_ps(_mm256_set1_ps(xb[0].d), \
+						_mm_set1_ps(xb[1].d), 1);                 \
+				xp->d[t][i] = _mm512_insertf32x8(_mm512_castps256_ps512(d4), d4, 1); \
+				xp->q[t][i] = q;                                          \
 			}                                                                 \
 	}                                                                                 \
                                                                                           \
+	ATTR __attribute__((always_inline)) static inline void NAME##_rows(               \
+			const uint8_t *const *w, const xprep *xp, const llorch_block_q8a *x, \
+			int64_t xs, const int NX, int64_t nb, float *y, int64_t ys, int nr, \
+			size_t pf, bool lin)                                              \
+	{                                                                                 \
+		const size_t BS = sizeof(llorch_block_q4_0);                              \
+		__m512 acc[LLORCH_ROWS][MULTI_NX];                                        \
+		ACC_INIT(acc, NX);                                                        \
+		for (int64_t i = 0; i < nb / 2; i++) {                                    \
+			__m512i wq[LLORCH_ROWS];                                          \
+			__m512 d[LLORCH_ROWS];                                            \
+			prefetch_step(w, 2 * BS, i, pf, lin);                             \
+			_Pragma("GCC unroll 4")                                           \
+			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
+				__m512i pair = load_pair(w[k] + 2 * BS * (size_t)i, 18);  \
+				d[k] = scales2_q4(pair);                                  \
+				wq[k] = unpack2_q4(pair);                                 \
+			}                                                                 \
+			_Pragma("GCC unroll 4")                                           \
+			for (int t = 0; t < NX; t++) {                                    \
+				__m512i xq = xp->q[t][i];                                 \
+				_Pragma("GCC unroll 4")                                   \
+				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
+					__m512i p = DOT(xp->off[t][i], wq[k], xq);        \
+					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t][i], d[k]), \
+							_mm512_cvtepi32_ps(p), acc[k][t]); \
+				}                                                         \
+			}                                                                 \
+		}                                                                         \
+		ACC_STORE(acc, NX, true, BS, nb / 2 * 2);                                 \
+	}
+
+/* NAME##_multi (a llorch_rows_multi_fn) and NAME (a llorch_rows_fn) over a
+ * kernel's _prep and _rows; GROUP blocks per step. */
+#define Q_DRIVER(NAME, BLOCK, GROUP, ATTR)                                                \
 	ATTR void NAME##_multi(const uint8_t *W, size_t rb, const void *xv, int64_t xs,   \
 			int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows)         \
 	{                                                                                 \
 		const llorch_block_q8a *x = xv;                                           \
-		const size_t BS = Q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0); \
+		const size_t BS = sizeof(BLOCK);                                          \
 		size_t group = rb * LLORCH_ROWS;                                          \
-		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;     \
+		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0; \
 		bool lin = (size_t)(n / 32) * BS == rb;                                   \
 		xprep xp;                                                                 \
 		for (int64_t s = 0; s < n; s += LLORCH_SEG_VALUES) {                      \
@@ -265,7 +335,7 @@ typedef struct {
 			for (int t0 = 0; t0 < n_x; t0 += MULTI_NX) {                      \
 				int nx = n_x - t0 < MULTI_NX ? n_x - t0 : MULTI_NX;       \
 				const llorch_block_q8a *xt = x + t0 * xs + s / 32;        \
-				NAME##_prep(xt, xs, nx, nb / 2, &xp);                     \
+				NAME##_prep(xt, xs, nx, nb / (GROUP), &xp);               \
 				for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {       \
 					const uint8_t *w[LLORCH_ROWS];                    \
 					int nr = llorch_row_group(W + BS * (size_t)(s / 32), rb, r, n_rows, w); \
@@ -287,7 +357,12 @@ typedef struct {
 		NAME##_multi(W, rb, x, 0, 1, n, y, 0, n_rows);                            \
 	}
 
-Q_KERNEL(llorch_rows_q8_0_avx512, 0, dot_u8s8_bw, 0, )
-Q_KERNEL(llorch_rows_q4_0_avx512, 1, dot_u8s8_bw, 0, )
-Q_KERNEL(llorch_rows_q8_0_vnni, 0, dot_u8s8_vnni, 1, __attribute__((target("avx512vnni"))))
-Q_KERNEL(llorch_rows_q4_0_vnni, 1, dot_u8s8_vnni, 1, __attribute__((target("avx512vnni"))))
+#define VNNI_ATTR __attribute__((target("avx512vnni")))
+Q8_KERNEL(llorch_rows_q8_0_avx512, dot_u8s8_bw, 0, )
+Q_DRIVER(llorch_rows_q8_0_avx512, llorch_block_q8_0, 2, )
+Q4_KERNEL(llorch_rows_q4_0_avx512, dot_u8s8_bw, )
+Q_DRIVER(llorch_rows_q4_0_avx512, llorch_block_q4_0, 2, )
+Q8_KERNEL(llorch_rows_q8_0_vnni, dot_u8s8_vnni, 1, VNNI_ATTR)
+Q_DRIVER(llorch_rows_q8_0_vnni, llorch_block_q8_0, 2, VNNI_ATTR)
+Q4_KERNEL(llorch_rows_q4_0_vnni, dot_u8s8_vnni, VNNI_ATTR)
+Q_DRIVER(llorch_rows_q4_0_vnni, llorch_block_q4_0, 2, VNNI_ATTR)
