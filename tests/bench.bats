@@ -77,8 +77,16 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	for type in q8_0 f16; do
 		row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| $type ")
 		mapfile -t c < <(cells "$row")
-		# 0 model 1 type 2 MiB 3 pp512 4 tg128 ... 11 llama pp 12 llama tg 13 pp x 14 tg x
+		# 0 model 1 type 2 MiB 3 pp512 4 tg128 5 bound 6 of bound ... 11 llama pp
+		# 12 llama tg 13 pp x 14 tg x
 		[ "${c[11]}" = 1250.0 ] && [ "${c[12]}" = 50.0 ]
+		# the bound is a bandwidth measured next to the runs, over the weights;
+		# "of bound" is the median of the runs' own ratios: with one run, tg128
+		# over the bound
+		[[ ${c[5]} =~ ^[0-9]+\.[0-9]$ ]] && [[ ${c[6]} =~ ^[0-9]+%$ ]]
+		perl -e 'my ($tg, $bound, $of) = @ARGV; $of =~ s/%$//;
+			exit !($bound > 0 && abs($of - 100 * $tg / $bound) <= 0.5 + 100 * 0.05 / $bound + 0.5)' \
+			"${c[4]}" "${c[5]}" "${c[6]}"
 		# the ratio is rounded to 0.01 from the unrounded figure, ours to 0.1:
 		# half a step of each, and a little for the float arithmetic
 		perl -e 'my ($pp, $tg, $xp, $xt) = @ARGV;

@@ -11,7 +11,10 @@
  *       step), batched decode tokens/s (-b contexts stepped together with
  *       llorch_ctx_eval_batch), cold-start ms to first token (model load,
  *       context, 16-token prompt), peak RSS; medians of -r runs. Tokens are
- *       pseudo-random ids from a fixed seed.
+ *       pseudo-random ids from a fixed seed. With -S MIB, the read bandwidth
+ *       (as bench stream, over MIB MiB, in a child process) right before
+ *       each decode run, and that run's tokens/s over its bound (bandwidth
+ *       / weight bytes): "stream_gbs" and "tg_of_bound", medians.
  *   bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n 128] [-T 0] [-k 0]
  *             [-s 1] [-r 3] [-o TEXT_FILE]
  *       the in-process generation loop (llorch_generate, as llorch-serve runs
@@ -29,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "kernels.h"
@@ -87,31 +92,86 @@ static void stream_worker(void *arg, int ith, int nth)
 	j->sink[(ith % 8) * 8] = s0 ^ s1 ^ s2 ^ s3;
 }
 
+/* A buffer of mib MiB to stream, and a pool of threads to read it. */
+typedef struct {
+	stream_job j;
+	uint64_t *buf;
+	size_t bytes;
+	llorch_threadpool *pool;
+} stream_meter;
+
+static void stream_meter_new(stream_meter *sm, int threads, int mib)
+{
+	sm->bytes = (size_t)mib << 20;
+	sm->j = (stream_job){.n = sm->bytes / 8};
+	if (!(sm->buf = malloc(sm->bytes))) {
+		fprintf(stderr, "bench: out of memory\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < sm->j.n; i++)
+		sm->buf[i] = i * 0x9e3779b97f4a7c15ull;
+	sm->j.buf = sm->buf;
+	if (llorch_threadpool_new(threads, &sm->pool) != LLORCH_OK)
+		die("thread pool");
+}
+
+static void stream_meter_free(stream_meter *sm)
+{
+	llorch_threadpool_free(sm->pool);
+	free(sm->buf);
+}
+
+/* GB/s, the median of passes passes over the buffer. */
+static double stream_gbs(stream_meter *sm, int passes)
+{
+	double gbs[5];
+
+	for (int r = 0; r < passes && r < 5; r++) {
+		double t = seconds();
+		llorch_threadpool_run(sm->pool, stream_worker, &sm->j);
+		gbs[r] = (double)sm->bytes / (seconds() - t) * 1e-9;
+	}
+	return median(gbs, passes < 5 ? passes : 5);
+}
+
+/* stream_gbs (median of 3 passes) in a child process, so that the buffer
+ * does not count in this process's peak RSS. */
+static double stream_gbs_apart(int threads, int mib)
+{
+	int fd[2];
+	double gbs = 0;
+	pid_t pid;
+
+	if (pipe(fd) != 0 || (pid = fork()) < 0) {
+		perror("bench: stream");
+		exit(1);
+	}
+	if (pid == 0) {
+		stream_meter sm;
+		close(fd[0]);
+		stream_meter_new(&sm, threads, mib);
+		gbs = stream_gbs(&sm, 3);
+		_exit(write(fd[1], &gbs, sizeof gbs) == (ssize_t)sizeof gbs ? 0 : 1);
+	}
+	close(fd[1]);
+	if (read(fd[0], &gbs, sizeof gbs) != (ssize_t)sizeof gbs)
+		gbs = 0;
+	close(fd[0]);
+	waitpid(pid, NULL, 0);
+	if (gbs <= 0) {
+		fprintf(stderr, "bench: the bandwidth measurement failed\n");
+		exit(1);
+	}
+	return gbs;
+}
+
 static int run_stream(int threads, int mib)
 {
-	size_t bytes = (size_t)mib << 20;
-	stream_job j = {.n = bytes / 8};
-	llorch_threadpool *pool;
-	double gbs[5];
-	uint64_t *buf = malloc(bytes);
+	stream_meter sm;
 
-	if (!buf) {
-		fprintf(stderr, "bench: out of memory\n");
-		return 1;
-	}
-	for (size_t i = 0; i < j.n; i++)
-		buf[i] = i * 0x9e3779b97f4a7c15ull;
-	j.buf = buf;
-	if (llorch_threadpool_new(threads, &pool) != LLORCH_OK)
-		die("thread pool");
-	for (int r = 0; r < 5; r++) {
-		double t = seconds();
-		llorch_threadpool_run(pool, stream_worker, &j);
-		gbs[r] = (double)bytes / (seconds() - t) * 1e-9;
-	}
-	printf("{\"threads\":%d,\"stream_gbs\":%.2f}\n", threads, median(gbs, 5));
-	llorch_threadpool_free(pool);
-	free(buf);
+	stream_meter_new(&sm, threads, mib);
+	printf("{\"threads\":%d,\"stream_gbs\":%.2f}\n", threads, stream_gbs(&sm, 5));
+	stream_meter_free(&sm);
 	return 0;
 }
 
@@ -130,6 +190,7 @@ int32_t random_token(int32_t n_vocab)
 typedef struct {
 	const char *path;
 	int threads, n_prompt, n_gen, n_batch, runs;
+	int stream_mib;   /* > 0: measure the bandwidth before each decode run */
 } model_opts;
 
 static llorch_ctx *new_ctx(const llorch_model *m, const model_opts *o, int32_t n_ctx)
@@ -171,6 +232,7 @@ static double first_token_ms(const model_opts *o)
 static int run_model(const model_opts *o)
 {
 	double pp[MAX_RUNS], tg[MAX_RUNS], bt[MAX_RUNS], ttft[MAX_RUNS];
+	double gbs[MAX_RUNS], of_bound[MAX_RUNS];
 	llorch_model *m;
 	llorch_ctx *ctxs[MAX_BATCH];
 	struct rusage ru;
@@ -193,6 +255,7 @@ static int run_model(const model_opts *o)
 		return 1;
 	}
 	llorch_ctx *c = new_ctx(m, o, n_ctx);
+	size_t wbytes = llorch_model_weight_bytes(m);
 
 	for (int r = 0; r < o->runs; r++) {
 		for (int32_t i = 0; i < n_prompt; i++)
@@ -206,6 +269,9 @@ static int run_model(const model_opts *o)
 
 		if (llorch_ctx_truncate(c, 0) != LLORCH_OK)
 			die("truncate");
+		/* The VM's bandwidth drifts by 20% within minutes: each decode
+		 * run is set against the bandwidth measured right before it. */
+		gbs[r] = o->stream_mib > 0 ? stream_gbs_apart(o->threads, o->stream_mib) : 0;
 		t = seconds();
 		for (int32_t i = 0; i < n_gen; i++) {
 			int32_t tok = random_token(V);
@@ -213,6 +279,7 @@ static int run_model(const model_opts *o)
 				die("decode eval");
 		}
 		tg[r] = n_gen / (seconds() - t);
+		of_bound[r] = gbs[r] > 0 ? tg[r] / (gbs[r] * 1e9 / (double)wbytes) : 0;
 	}
 	llorch_ctx_free(c);
 
@@ -239,11 +306,12 @@ static int run_model(const model_opts *o)
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"model\":\"%s\",\"threads\":%d,\"simd\":\"%s\",\"weight_bytes\":%zu,"
 			"\"n_prompt\":%d,\"n_gen\":%d,\"pp_tok_s\":%.2f,\"tg_tok_s\":%.2f,"
-			"\"batch\":%d,\"batch_tok_s\":%.2f,\"first_token_ms\":%.1f,\"peak_rss_kb\":%ld}\n",
+			"\"batch\":%d,\"batch_tok_s\":%.2f,\"first_token_ms\":%.1f,\"peak_rss_kb\":%ld,"
+			"\"stream_gbs\":%.2f,\"tg_of_bound\":%.4f}\n",
 			llorch_model_name(m), o->threads, llorch_simd_level(),
-			llorch_model_weight_bytes(m), n_prompt, n_gen, median(pp, o->runs),
+			wbytes, n_prompt, n_gen, median(pp, o->runs),
 			median(tg, o->runs), nb, median(bt, o->runs), median(ttft, o->runs),
-			ru.ru_maxrss);
+			ru.ru_maxrss, median(gbs, o->runs), median(of_bound, o->runs));
 	llorch_model_free(m);
 	free(toks);
 	free(logits);
@@ -254,7 +322,7 @@ static int usage(void)
 {
 	fputs("usage: bench stream [-t THREADS] [-M MIB]\n"
 	      "       bench model -m MODEL.gguf [-t THREADS] [-p N_PROMPT] [-n N_GEN]"
-	      " [-b BATCH] [-r RUNS]\n"
+	      " [-b BATCH] [-r RUNS] [-S MIB]\n"
 	      "       bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n N_GEN] [-T TEMP]"
 	      " [-k TOP_K] [-s SEED] [-r RUNS] [-o TEXT_FILE]\n"
 	      "       bench depth -m MODEL.gguf [-t THREADS] [-d DEPTH,...] [-n N_GEN] [-r RUNS]\n",
@@ -271,7 +339,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:M:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:M:S:")) != -1) {
 		switch (opt) {
 		case 'm': o.path = optarg; break;
 		case 't': o.threads = atoi(optarg); break;
@@ -286,6 +354,7 @@ int main(int argc, char **argv)
 		case 'k': g.top_k = atoi(optarg); break;
 		case 's': g.seed = strtoull(optarg, NULL, 10); break;
 		case 'M': mib = atoi(optarg); break;
+		case 'S': o.stream_mib = atoi(optarg); break;
 		default: return usage();
 		}
 	}
