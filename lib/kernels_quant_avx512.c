@@ -7,7 +7,8 @@
  * otherwise take two; that variant is compiled with a target attribute and
  * chosen at run time.
  *
- * Work per pair of blocks (64 values; one register holds two blocks):
+ * Work per step (Q8_0: a pair of blocks, 64 values in one register; Q4_0:
+ * a quad of blocks, whose 128 nibbles make two registers):
  *  - per row of a group of four: load, unpack (Q4_0 nibbles), scales to
  *    float;
  *  - per vector: its quants in the lane order of the weights, the seed of
@@ -20,18 +21,20 @@
  *    registers.
  * The rows' work is shared by up to MULTI_NX vectors and the vectors' by
  * four rows; with one vector (decode) the rows' work is most of the cost,
- * which is why it is kept to a few instructions (whole pairs of blocks
- * loaded at once and rearranged with vpermw). A Q4_0 body by quads of
- * blocks (two dot products into one set of lanes, half the float work)
- * ran 50% faster from L2 but slower from memory (25 against 36 GB/s on
- * one core), so decode, which reads from memory, keeps the pairs. */
+ * which is why it is kept to a few instructions (whole blocks loaded at
+ * once and rearranged with one word permute). Q4_0 went from pairs to
+ * quads: the float work per block halves, and decode from memory went
+ * from 33-35 to 42 GB/s on two threads (a first quad body, with two
+ * overlapping 64-byte loads per quad instead of two masked pair loads, had
+ * been slower from memory than the pairs). */
 #include <immintrin.h>
 
 #include "kernels_impl.h"
 
 /* Prefetching (LLORCH_PREFETCH_BYTES): the lines asked for are those of the
- * row group at least that many bytes on. When the rows are read whole, they are asked for in memory order (the four
- * rows of a group are adjacent): one sequential stream of requests instead
+ * row group at least that many bytes on. When the rows are read whole,
+ * they are asked for in memory order (the four rows of a group are
+ * adjacent): one sequential stream of requests instead
  * of four interleaved ones took Q8_0 decode from 22 to 27 GB/s on one core
  * and from 31-33 to 36-39 GB/s on two. A row longer than a segment is not
  * read in one pass, so there each row's lines are asked for at the same
@@ -40,8 +43,9 @@
 /* Vectors per pass over a group of rows: 4 rows x 4 vectors accumulators. */
 #define MULTI_NX 4
 
-/* Block pairs prepared per pass: rows longer than LLORCH_SEG_VALUES (which
- * kernels.c never passes) are taken in pieces of that length. */
+/* Block pairs prepared per pass (Q4_0: half as many quads, in two
+ * registers each): rows longer than LLORCH_SEG_VALUES are taken in pieces
+ * of that length. */
 #define SEG_PAIRS (LLORCH_SEG_VALUES / 64)
 
 /* Two 32-byte quant arrays (blocks b and b + 1) in one register. */
@@ -52,39 +56,8 @@ static inline __m512i load2(const int8_t *lo, const int8_t *hi)
 	return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
 
-/* Word indices into a pair of Q4_0 blocks loaded whole (36 bytes: scale 0,
- * quants 1..8, scale 9, quants 10..17). The nibbles of blocks b and b + 1
- * become bytes in the order [b low 16 | b+1 low 16 | b high 16 | b+1 high
- * 16]: one shift for both blocks. The int32 lanes of the dot product then
- * alternate blocks every four, and x_nibble_order puts x in that order. */
-static inline __m512i q4_quant_words(void)
-{
-	return _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1,
-			17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
-}
-
-static inline __m512i unpack2_q4(__m512i pair)
-{
-	__m512i q = _mm512_permutexvar_epi16(q4_quant_words(), pair);
-	q = _mm512_mask_srli_epi16(q, 0xffff0000u, q, 4);
-	return _mm512_and_si512(q, _mm512_set1_epi8(0x0f));
-}
-
-/* [xb 0..15 | xb1 0..15 | xb 16..31 | xb1 16..31] from [xb | xb1]. */
-static inline __m512i x_nibble_order(__m512i x)
-{
-	return _mm512_permutexvar_epi64(_mm512_set_epi64(7, 6, 3, 2, 5, 4, 1, 0), x);
-}
-
-/* The two fp16 scales of a pair (words 0 and 9 of Q4_0's, 0 and 17 of
- * Q8_0's) as 16 floats in the lanes of the dot product: Q4_0 [d0 x 4 | d1 x
- * 4] twice, Q8_0 [d0 x 8 | d1 x 8]. */
-static inline __m512 scales2_q4(__m512i pair)
-{
-	__m256i idx = _mm256_set_epi16(9, 9, 9, 9, 0, 0, 0, 0, 9, 9, 9, 9, 0, 0, 0, 0);
-	return _mm512_cvtph_ps(_mm256_permutexvar_epi16(idx, _mm512_castsi512_si256(pair)));
-}
-
+/* The two fp16 scales of a Q8_0 pair (words 0 and 17) as 16 floats in the
+ * lanes of the dot product: [d0 x 8 | d1 x 8]. */
 static inline __m512 scales2_q8(__m512i pair)
 {
 	__m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -265,24 +238,58 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 		ACC_STORE(acc, NX, false, BS, nb / 2 * 2);                                \
 	}
 
-/* Q4_0 by pairs of blocks, the nibbles unpacked with one word permute
- * (unpack2_q4) into bytes whose int32 lanes alternate blocks every four;
- * x is put in that order once (x_nibble_order), and the sums are seeded
- * with -8 * sum(x) for the nibbles' offset of 8. */
-#define Q4_KERNEL(NAME, DOT, ATTR)                                                        \
+/* Q4_0 by quads of blocks: two pairs of blocks loaded (36 bytes each,
+ * masked to stay inside them), their 64 quant bytes gathered into one register
+ * with a two-source word permute, block j in bytes 16j .. 16j + 15; the
+ * low nibbles (elements 0..15) and the high ones (16..31) are two dot
+ * products into the same 16 lanes, four per block, so that the float work
+ * (scale, convert, add) is per quad rather than per pair. */
+static inline __m512i q4_quad_quants(__m512i a, __m512i b)
+{
+	const __m512i idx = _mm512_set_epi16(
+			49, 48, 47, 46, 45, 44, 43, 42, 40, 39, 38, 37, 36, 35, 34, 33,
+			17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+	return _mm512_permutex2var_epi16(a, idx, b);
+}
+
+/* The quad's four fp16 scales (words 0 and 9 of each pair) as 16 floats,
+ * each block's four times: the lanes of its sums. */
+static inline __m512 q4_quad_scales(__m512i a, __m512i b)
+{
+	const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+			41, 41, 41, 41, 32, 32, 32, 32, 9, 9, 9, 9, 0, 0, 0, 0);
+	return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, idx, b)));
+}
+
+/* Four 16-byte arrays in one register, a in bytes 0..15. */
+static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c, const int8_t *d)
+{
+	__m256i ab = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(const void *)b),
+			_mm_loadu_si128((const __m128i *)(const void *)a));
+	__m256i cd = _mm256_set_m128i(_mm_loadu_si128((const __m128i *)(const void *)d),
+			_mm_loadu_si128((const __m128i *)(const void *)c));
+	return _mm512_inserti64x4(_mm512_castsi256_si512(ab), cd, 1);
+}
+
+#define Q4_KERNEL(NAME, DOT, ATTR)                                                       \
 	ATTR static void NAME##_prep(const llorch_block_q8a *x, int64_t xs, int nx,       \
-			int64_t np, xprep *xp)                                            \
+			int64_t nq, xprep *xp)                                            \
 	{                                                                                 \
 		for (int t = 0; t < nx; t++)                                              \
-			for (int64_t i = 0; i < np; i++) {                                \
-				const llorch_block_q8a *xb = x + t * xs + 2 * i;          \
-				__m512i q = x_nibble_order(load2(xb[0].qs, xb[1].qs));    \
+			for (int64_t i = 0; i < nq; i++) {                                \
+				const llorch_block_q8a *xb = x + t * xs + 4 * i;          \
+				__m512i lo = cat4_128(xb[0].qs, xb[1].qs, xb[2].qs, xb[3].qs); \
+				__m512i hi = cat4_128(xb[0].qs + 16, xb[1].qs + 16,       \
+						xb[2].qs + 16, xb[3].qs + 16);            \
+				__m512i eight = _mm512_set1_epi8(8);                      \
+				xp->q[t][2 * i] = lo;                                     \
+				xp->q[t][2 * i + 1] = hi;                                 \
 				xp->off[t][i] = _mm512_sub_epi32(_mm512_setzero_si512(),  \
-					DOT(_mm512_setzero_si512(), _mm512_set1_epi8(8), q)); \
-				__m256 d4 = _mm256_insertf128_ps(_mm256_set1_ps(xb[0].d), \
-						_mm_set1_ps(xb[1].d), 1);                 \
-				xp->d[t][i] = _mm512_insertf32x8(_mm512_castps256_ps512(d4), d4, 1); \
-				xp->q[t][i] = q;                                          \
+						DOT(DOT(_mm512_setzero_si512(), eight, lo), eight, hi)); \
+				xp->d[t][i] = _mm512_setr_ps(xb[0].d, xb[0].d, xb[0].d, xb[0].d, \
+						xb[1].d, xb[1].d, xb[1].d, xb[1].d,       \
+						xb[2].d, xb[2].d, xb[2].d, xb[2].d,       \
+						xb[3].d, xb[3].d, xb[3].d, xb[3].d);      \
 			}                                                                 \
 	}                                                                                 \
                                                                                           \
@@ -292,30 +299,34 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 			size_t pf, bool lin)                                              \
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q4_0);                              \
+		const __m512i mask = _mm512_set1_epi8(0x0f);                              \
 		__m512 acc[LLORCH_ROWS][MULTI_NX];                                        \
 		ACC_INIT(acc, NX);                                                        \
-		for (int64_t i = 0; i < nb / 2; i++) {                                    \
-			__m512i wq[LLORCH_ROWS];                                          \
+		for (int64_t i = 0; i < nb / 4; i++) {                                    \
+			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			prefetch_step(w, 2 * BS, i, pf, lin);                             \
+			prefetch_step(w, 4 * BS, i, pf, lin);                             \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
-				__m512i pair = load_pair(w[k] + 2 * BS * (size_t)i, 18);  \
-				d[k] = scales2_q4(pair);                                  \
-				wq[k] = unpack2_q4(pair);                                 \
+				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \
+				__m512i a = load_pair(b0, 18), b = load_pair(b0 + 2 * BS, 18); \
+				__m512i q = q4_quad_quants(a, b);                         \
+				d[k] = q4_quad_scales(a, b);                              \
+				wl[k] = _mm512_and_si512(q, mask);                        \
+				wh[k] = _mm512_and_si512(_mm512_srli_epi16(q, 4), mask);  \
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
-				__m512i xq = xp->q[t][i];                                 \
+				__m512i xl = xp->q[t][2 * i], xh = xp->q[t][2 * i + 1];   \
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p = DOT(xp->off[t][i], wq[k], xq);        \
+					__m512i p = DOT(DOT(xp->off[t][i], wl[k], xl), wh[k], xh); \
 					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t][i], d[k]), \
 							_mm512_cvtepi32_ps(p), acc[k][t]); \
 				}                                                         \
 			}                                                                 \
 		}                                                                         \
-		ACC_STORE(acc, NX, true, BS, nb / 2 * 2);                                 \
+		ACC_STORE(acc, NX, true, BS, nb / 4 * 4);                                 \
 	}
 
 /* NAME##_multi (a llorch_rows_multi_fn) and NAME (a llorch_rows_fn) over a
@@ -361,8 +372,8 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 Q8_KERNEL(llorch_rows_q8_0_avx512, dot_u8s8_bw, 0, )
 Q_DRIVER(llorch_rows_q8_0_avx512, llorch_block_q8_0, 2, )
 Q4_KERNEL(llorch_rows_q4_0_avx512, dot_u8s8_bw, )
-Q_DRIVER(llorch_rows_q4_0_avx512, llorch_block_q4_0, 2, )
+Q_DRIVER(llorch_rows_q4_0_avx512, llorch_block_q4_0, 4, )
 Q8_KERNEL(llorch_rows_q8_0_vnni, dot_u8s8_vnni, 1, VNNI_ATTR)
 Q_DRIVER(llorch_rows_q8_0_vnni, llorch_block_q8_0, 2, VNNI_ATTR)
 Q4_KERNEL(llorch_rows_q4_0_vnni, dot_u8s8_vnni, VNNI_ATTR)
-Q_DRIVER(llorch_rows_q4_0_vnni, llorch_block_q4_0, 2, VNNI_ATTR)
+Q_DRIVER(llorch_rows_q4_0_vnni, llorch_block_q4_0, 4, VNNI_ATTR)
