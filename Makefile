@@ -124,8 +124,9 @@ $(BUILD)/tests/bench: $(BENCH_SRC) $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(BENCH_SRC) $(LIB_A) $(LIBS)
 
+# LLAMA_BENCH=PATH/llama-bench: llama.cpp's figures on the same files beside ours
 bench: all $(BUILD)/tests/bench
-	tests/bench/run $(abspath $(BUILD))
+	tests/bench/run $(abspath $(BUILD))$(if $(LLAMA_BENCH), --compare $(LLAMA_BENCH))
 
 demo-model:
 	$(MAKE) -C examples/train-demo
