@@ -69,8 +69,8 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	LLORCH_BENCH_TYPES="q8_0 f16" LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
 		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
 	echo "$output"; echo "stderr: $stderr"
-	# called once per file, as the table's own figures are taken
-	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 2 ]
+	# called twice per file, before and after the table's own figures
+	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 4 ]
 	grep -q -- "-m $BUILD/bench-models/tiny-q8_0.gguf -p 512 -n 128 -t 1 -r 1 -o json" "$FAKE_LLAMA_BENCH_LOG"
 	[[ $output == *"llama pp |  llama tg |    pp x |    tg x |"* ]]
 	n=0
