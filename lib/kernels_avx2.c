@@ -1,7 +1,10 @@
-/* AVX2 + FMA + F16C row kernels. Decode is bound by reading the weights, so
- * every kernel takes four rows per pass over x: each load of x (or of its
- * quantized blocks) serves four rows, and four independent accumulator chains
- * hide the FMA latency. */
+/* AVX2 + FMA + F16C row kernels. Decode is bound by reading the weights.
+ * The quantized kernels take four rows per pass over x: each load of x's
+ * quantized blocks serves four rows, and four independent accumulator
+ * chains hide the FMA latency. The float kernels (kernels_rows.h) read one
+ * row at a time, straight through, with four accumulators along it: x comes
+ * from L1 either way, and one sequential stream per thread read F32 and F16
+ * rows from memory 0-25% faster than four interleaved ones. */
 #include <immintrin.h>
 
 #include "kernels_impl.h"
@@ -44,6 +47,7 @@ static inline float fp16_scalar(uint16_t h)
 #define VLOADX _mm256_loadu_ps
 #define VFMA _mm256_fmadd_ps
 #define VHSUM hsum8
+#define VADD _mm256_add_ps
 #define VNX 2
 #include "kernels_rows.h"
 

@@ -1,5 +1,5 @@
 /* AVX-512 (F, BW, VL, DQ) kernels: float row kernels (16 floats per
- * register, four rows per pass over x; see kernels_avx2.c for why),
+ * register, one row at a time; see kernels_avx2.c for why),
  * activation quantization, dequantization for GEMM panels, and the kernel
  * sets. The quantized row kernels are in kernels_quant_avx512.c. */
 #include <immintrin.h>
@@ -29,6 +29,7 @@ static inline __m512 load_bf16x16(const uint8_t *p)
 #define VLOADX _mm512_loadu_ps
 #define VFMA _mm512_fmadd_ps
 #define VHSUM _mm512_reduce_add_ps
+#define VADD _mm512_add_ps
 #define VPREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #define VNX 4
 #include "kernels_rows.h"

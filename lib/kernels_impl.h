@@ -164,9 +164,10 @@ extern const llorch_kernel_set llorch_kernels_avx512_vnni;
 #define LLORCH_ROWS 4
 
 /* The row kernels spend enough time per byte that the hardware prefetchers
- * fall behind on rows streamed from memory; asking for the lines of the row
- * group at least this many bytes ahead measured 20-50% faster
- * single-threaded. */
+ * fall behind on rows streamed from memory; asking for lines at least this
+ * many bytes ahead (float kernels: further along the row, or past its end
+ * into the next; quantized ones: of the row group that far on) measured
+ * 20-50% faster single-threaded. */
 #define LLORCH_PREFETCH_BYTES 8192
 
 /* Pointers to rows r .. r + LLORCH_ROWS - 1 of W; those at or past n_rows
