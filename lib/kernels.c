@@ -192,20 +192,22 @@ typedef struct {
  * values it quantizes each vector once per call, not once per grain. */
 typedef struct {
 	const float *x;   /* NULL: nothing held */
-	int64_t n_in, n_x, s;   /* s: the segment held, -1 for all of one vector */
+	int64_t n_in, n_x, s, n;   /* the values [s, s + n) of each vector held */
 	llorch_block_q8a q[LLORCH_MULTI_MAX * LLORCH_SEG_BLOCKS];   /* (n_x, n / 32) */
 } xq_cache;
 
+/* Values [s, s + n) of each of x's vectors, quantized; n_x * n fits q. */
 static const llorch_block_q8a *quantized_segment(const matvec_job *j, xq_cache *c, int64_t s,
 		int64_t n)
 {
-	if (c->x != j->x || c->n_in != j->n_in || c->n_x != j->n_x || c->s != s) {
+	if (c->x != j->x || c->n_in != j->n_in || c->n_x != j->n_x || c->s != s || c->n != n) {
 		for (int64_t t = 0; t < j->n_x; t++)
 			j->ks->quantize_act(j->x + t * j->n_in + s, c->q + t * (n / 32), n);
 		c->x = j->x;
 		c->n_in = j->n_in;
 		c->n_x = j->n_x;
 		c->s = s;
+		c->n = n;
 	}
 	return c->q;
 }
@@ -223,20 +225,14 @@ static const llorch_block_q8a *quantized_segment(const matvec_job *j, xq_cache *
 static void long_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c)
 {
 	llorch_rows_fn rows = j->ks->rows[j->kt];
+	const llorch_block_q8a *xq = quantized_segment(j, c, 0, j->n_in);
 
-	if (c->x != j->x || c->n_in != j->n_in || c->n_x != 1 || c->s != -1) {
-		j->ks->quantize_act(j->x, c->q, j->n_in);
-		c->x = j->x;
-		c->n_in = j->n_in;
-		c->n_x = 1;
-		c->s = -1;
-	}
 	for (int64_t rc = r0; rc < r1; rc += LONG_ROWS_CHUNK) {
 		int64_t nr = r1 - rc < LONG_ROWS_CHUNK ? r1 - rc : LONG_ROWS_CHUNK;
 		for (int64_t s = 0; s < j->n_in; s += LLORCH_SEG_VALUES) {
 			int64_t n = j->n_in - s < LLORCH_SEG_VALUES ? j->n_in - s : LLORCH_SEG_VALUES;
 			rows(j->W + (size_t)rc * j->row_bytes + kt_bytes(j->kt, s), j->row_bytes,
-					c->q + s / 32, n, j->y + rc, nr);
+					xq + s / 32, n, j->y + rc, nr);
 		}
 	}
 }
@@ -261,8 +257,7 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c
 	}
 	for (int64_t t = 0; t < j->n_x; t++)
 		memset(j->y + t * j->n_out + r0, 0, (size_t)(r1 - r0) * sizeof *j->y);
-	if (quant && multi == NULL && j->n_x == 1 && j->n_in > seg &&
-			j->n_in <= LLORCH_MULTI_MAX * LLORCH_SEG_VALUES) {
+	if (quant && j->n_x == 1 && j->n_in > seg && j->n_in <= LLORCH_MULTI_MAX * LLORCH_SEG_VALUES) {
 		long_rows(j, r0, r1, c);
 		return;
 	}

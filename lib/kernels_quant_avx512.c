@@ -34,9 +34,9 @@
 /* Prefetching (LLORCH_PREFETCH_BYTES): the lines asked for are those of the
  * row group at least that many bytes on. When the rows are read whole,
  * they are asked for in memory order (the four rows of a group are
- * adjacent): one sequential stream of requests instead
- * of four interleaved ones took Q8_0 decode from 22 to 27 GB/s on one core
- * and from 31-33 to 36-39 GB/s on two. A row longer than a segment is not
+ * adjacent): one sequential stream of requests instead of four interleaved
+ * ones took Q8_0 decode from 22 to 27 GB/s on one core and from 31-33 to
+ * 36-39 GB/s on two. A row longer than a segment is not
  * read in one pass, so there each row's lines are asked for at the same
  * place in the group ahead. */
 

@@ -4,8 +4,9 @@
  * converted) once for up to VNX vectors of x. The file including this
  * defines the vector type and operations first:
  *   VEC, VW (floats per vector), VZERO(), VLOADX(const float *),
- *   VFMA(a, b, acc), VHSUM(v) -> float, VNX (vectors per pass: 4 rows x
- *   VNX accumulators, at most 4, must fit the registers)
+ *   VFMA(a, b, acc), VADD(a, b), VHSUM(v) -> float, VNX (vectors of x per
+ *   pass over a row, at most 4: 4 x VNX accumulators must fit the
+ *   registers)
  * and optionally VPREFETCH(const uint8_t *) for weights to be read soon
  * (LLORCH_PREFETCH_BYTES ahead in the row, or past its end into the next),
  * and passes LOADW(const uint8_t *) -> VEC and SCALAR(const uint8_t *) ->
