@@ -113,6 +113,9 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.rows_multi = {
 		rows_f32_multi, rows_f16_multi, rows_bf16_multi, llorch_rows_q8_0_avx512_multi, llorch_rows_q4_0_avx512_multi,
 	},
+	.rows_long = {
+		[LLORCH_KT_Q8_0] = llorch_rows_q8_0_avx512_long, [LLORCH_KT_Q4_0] = llorch_rows_q4_0_avx512_long,
+	},
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.gemm_panel = llorch_gemm_panel_avx512,
@@ -131,6 +134,9 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.rows = { rows_f32, rows_f16, rows_bf16, llorch_rows_q8_0_vnni, llorch_rows_q4_0_vnni },
 	.rows_multi = {
 		rows_f32_multi, rows_f16_multi, rows_bf16_multi, llorch_rows_q8_0_vnni_multi, llorch_rows_q4_0_vnni_multi,
+	},
+	.rows_long = {
+		[LLORCH_KT_Q8_0] = llorch_rows_q8_0_vnni_long, [LLORCH_KT_Q4_0] = llorch_rows_q4_0_vnni_long,
 	},
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,

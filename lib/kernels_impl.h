@@ -25,6 +25,8 @@ typedef struct {
  * from memory needs: 2048 cost GPT-2's 3072-long rows 15-20%. */
 #define LLORCH_SEG_VALUES 4096
 #define LLORCH_SEG_BLOCKS (LLORCH_SEG_VALUES / 32)
+/* The longest rows the rows_long kernels read in one pass. */
+#define LLORCH_LONG_ROW_VALUES (4 * LLORCH_SEG_VALUES)
 
 /* Indices into the row-kernel table. */
 enum { LLORCH_KT_F32, LLORCH_KT_F16, LLORCH_KT_BF16, LLORCH_KT_Q8_0, LLORCH_KT_Q4_0, LLORCH_KT_N };
@@ -59,6 +61,11 @@ typedef struct {
 	 * kernels.c then runs rows[] once per vector over chunks of rows that
 	 * stay in L2. */
 	llorch_rows_multi_fn rows_multi[LLORCH_KT_N];
+	/* Optional, for quantized types: one vector's rows of more than
+	 * LLORCH_SEG_VALUES and up to LLORCH_LONG_ROW_VALUES values, each row
+	 * group read whole in one pass, the sum of each segment added to y in
+	 * turn: the same bits as rows[] called segment by segment. */
+	llorch_rows_fn rows_long[LLORCH_KT_N];
 	/* x (n, a multiple of 32) -> n / 32 activation blocks. */
 	void (*quantize_act)(const float *x, llorch_block_q8a *out, int64_t n);
 	/* dst (n) = W row src (n values of the kernel's type) as float; n a
@@ -144,6 +151,14 @@ void llorch_rows_q8_0_vnni_multi(const uint8_t *W, size_t row_bytes, const void 
 		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
 void llorch_rows_q4_0_vnni_multi(const uint8_t *W, size_t row_bytes, const void *x,
 		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
+void llorch_rows_q8_0_avx512_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q4_0_avx512_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q8_0_vnni_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
+void llorch_rows_q4_0_vnni_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
+		float *y, int64_t n_rows);
 
 void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,
 		int n_cols, float *Y, int64_t ldy);

@@ -26,7 +26,17 @@
  * quads: the float work per block halves, and decode from memory went
  * from 33-35 to 42 GB/s on two threads (a first quad body, with two
  * overlapping 64-byte loads per quad instead of two masked pair loads, had
- * been slower from memory than the pairs). */
+ * been slower from memory than the pairs). A third entry (NAME##_long,
+ * a rows_long kernel) takes one vector over rows of several segments,
+ * each row group read whole, segment after segment: its quants fill the
+ * room of the four vectors'.
+ *
+ * Tried and not kept: Q4_0 by groups of sixteen blocks regrouped with
+ * 128-bit shuffles so that each 32-bit lane holds one block and the float
+ * work is done once per sixteen blocks instead of four. It cut the float
+ * operations per (row, vector) by two thirds yet ran slower, from L2 and
+ * from memory, with one vector and with four (four: 51 against 50 cycles
+ * per four rows and four blocks from L2; one: 25 against 22). */
 #include <immintrin.h>
 
 #include "kernels_impl.h"
@@ -128,9 +138,9 @@ static inline float tail_block(bool q4, const uint8_t *blk, const llorch_block_q
  * quants that meet the low nibbles (q[2i]) and the high ones (q[2i + 1]),
  * the seed -8 * sum(x) per lane for the nibbles' offset, the scales. */
 typedef struct {
-	__m512i q[MULTI_NX][SEG_PAIRS];
-	__m512i off[MULTI_NX][SEG_PAIRS];
-	__m512 d[MULTI_NX][SEG_PAIRS];
+	__m512i q[MULTI_NX * SEG_PAIRS];     /* vector t's step i at t * SEG_PAIRS + i */
+	__m512i off[MULTI_NX * SEG_PAIRS];
+	__m512 d[MULTI_NX * SEG_PAIRS];
 } xprep;
 
 /* The sums of four rows over NX vectors, accumulated in float per group of
@@ -163,11 +173,11 @@ typedef struct {
  * prefetch a row and step would leave lines out, which then cost a demand
  * miss each. always_inline: GCC 12 takes a function that only prefetches
  * for one without side effects and drops its calls. */
-__attribute__((always_inline)) static inline void prefetch_step(const uint8_t *const *w, size_t step, int64_t i, size_t pf,
-		bool lin)
+__attribute__((always_inline)) static inline void prefetch_step(const uint8_t *const *w,
+		const uint8_t *lp, size_t step, int64_t i, size_t pf, bool lin)
 {
 	if (lin) {
-		const char *p = (const char *)w[0] + pf + LLORCH_ROWS * step * (size_t)i;
+		const char *p = (const char *)lp + pf + LLORCH_ROWS * step * (size_t)i;
 		for (size_t o = 0; o < LLORCH_ROWS * step; o += 64)
 			_mm_prefetch(p + o, _MM_HINT_T0);
 		return;
@@ -194,19 +204,19 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 			for (int64_t i = 0; i < np; i++) {                                \
 				const llorch_block_q8a *xb = x + t * xs + 2 * i;          \
 				__m512i q = load2(xb[0].qs, xb[1].qs);                    \
-				xp->d[t][i] = _mm512_insertf32x8(_mm512_set1_ps(xb[0].d), \
+				xp->d[t * SEG_PAIRS + i] = _mm512_insertf32x8(_mm512_set1_ps(xb[0].d), \
 						_mm256_set1_ps(xb[1].d), 1);              \
 				if (XU)                                                   \
-					xp->off[t][i] = _mm512_sub_epi32(_mm512_setzero_si512(), \
+					xp->off[t * SEG_PAIRS + i] = _mm512_sub_epi32(_mm512_setzero_si512(), \
 						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q)); \
-				xp->q[t][i] = q;                                          \
+				xp->q[t * SEG_PAIRS + i] = q;                                          \
 			}                                                                 \
 	}                                                                                 \
                                                                                           \
 	ATTR __attribute__((always_inline)) static inline void NAME##_rows(               \
-			const uint8_t *const *w, const xprep *xp, const llorch_block_q8a *x, \
-			int64_t xs, const int NX, int64_t nb, float *y, int64_t ys, int nr, \
-			size_t pf, bool lin)                                              \
+			const uint8_t *const *w, const uint8_t *lp, const xprep *xp, int64_t i0, \
+			const llorch_block_q8a *x, int64_t xs, const int NX, int64_t nb, \
+			float *y, int64_t ys, int nr, size_t pf, bool lin)                \
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q8_0);                              \
 		__m512 acc[LLORCH_ROWS][MULTI_NX];                                        \
@@ -214,7 +224,7 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 		for (int64_t i = 0; i < nb / 2; i++) {                                    \
 			__m512i wq[LLORCH_ROWS], wa[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			prefetch_step(w, 2 * BS, i, pf, lin);                             \
+			prefetch_step(w, lp, 2 * BS, i, pf, lin);                             \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 2 * BS * (size_t)i;            \
@@ -225,12 +235,12 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
-				__m512i xq = xp->q[t][i];                                 \
+				__m512i xq = xp->q[t * SEG_PAIRS + i0 + i];                                 \
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p = XU ? DOT(xp->off[t][i], wa[k], xq)    \
+					__m512i p = XU ? DOT(xp->off[t * SEG_PAIRS + i0 + i], wa[k], xq)    \
 						: DOT(_mm512_setzero_si512(), wa[k], sign_x(xq, wq[k])); \
-					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t][i], d[k]), \
+					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t * SEG_PAIRS + i0 + i], d[k]), \
 							_mm512_cvtepi32_ps(p), acc[k][t]); \
 				}                                                         \
 			}                                                                 \
@@ -282,11 +292,11 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 				__m512i hi = cat4_128(xb[0].qs + 16, xb[1].qs + 16,       \
 						xb[2].qs + 16, xb[3].qs + 16);            \
 				__m512i eight = _mm512_set1_epi8(8);                      \
-				xp->q[t][2 * i] = lo;                                     \
-				xp->q[t][2 * i + 1] = hi;                                 \
-				xp->off[t][i] = _mm512_sub_epi32(_mm512_setzero_si512(),  \
+				xp->q[t * SEG_PAIRS + 2 * i] = lo;                                     \
+				xp->q[t * SEG_PAIRS + 2 * i + 1] = hi;                                 \
+				xp->off[t * SEG_PAIRS + i] = _mm512_sub_epi32(_mm512_setzero_si512(),  \
 						DOT(DOT(_mm512_setzero_si512(), eight, lo), eight, hi)); \
-				xp->d[t][i] = _mm512_setr_ps(xb[0].d, xb[0].d, xb[0].d, xb[0].d, \
+				xp->d[t * SEG_PAIRS + i] = _mm512_setr_ps(xb[0].d, xb[0].d, xb[0].d, xb[0].d, \
 						xb[1].d, xb[1].d, xb[1].d, xb[1].d,       \
 						xb[2].d, xb[2].d, xb[2].d, xb[2].d,       \
 						xb[3].d, xb[3].d, xb[3].d, xb[3].d);      \
@@ -294,9 +304,9 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	}                                                                                 \
                                                                                           \
 	ATTR __attribute__((always_inline)) static inline void NAME##_rows(               \
-			const uint8_t *const *w, const xprep *xp, const llorch_block_q8a *x, \
-			int64_t xs, const int NX, int64_t nb, float *y, int64_t ys, int nr, \
-			size_t pf, bool lin)                                              \
+			const uint8_t *const *w, const uint8_t *lp, const xprep *xp, int64_t i0, \
+			const llorch_block_q8a *x, int64_t xs, const int NX, int64_t nb, \
+			float *y, int64_t ys, int nr, size_t pf, bool lin)                \
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q4_0);                              \
 		const __m512i mask = _mm512_set1_epi8(0x0f);                              \
@@ -305,7 +315,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 		for (int64_t i = 0; i < nb / 4; i++) {                                    \
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			prefetch_step(w, 4 * BS, i, pf, lin);                             \
+			prefetch_step(w, lp, 4 * BS, i, pf, lin);                             \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \
@@ -317,11 +327,11 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
-				__m512i xl = xp->q[t][2 * i], xh = xp->q[t][2 * i + 1];   \
+				__m512i xl = xp->q[t * SEG_PAIRS + 2 * (i0 + i)], xh = xp->q[t * SEG_PAIRS + 2 * (i0 + i) + 1];   \
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p = DOT(DOT(xp->off[t][i], wl[k], xl), wh[k], xh); \
-					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t][i], d[k]), \
+					__m512i p = DOT(DOT(xp->off[t * SEG_PAIRS + i0 + i], wl[k], xl), wh[k], xh); \
+					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t * SEG_PAIRS + i0 + i], d[k]), \
 							_mm512_cvtepi32_ps(p), acc[k][t]); \
 				}                                                         \
 			}                                                                 \
@@ -352,10 +362,10 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 					int nr = llorch_row_group(W + BS * (size_t)(s / 32), rb, r, n_rows, w); \
 					float *yt = y + t0 * ys + r;                      \
 					switch (nx) {                                     \
-					case 1: NAME##_rows(w, &xp, xt, xs, 1, nb, yt, ys, nr, pf, lin); break; \
-					case 2: NAME##_rows(w, &xp, xt, xs, 2, nb, yt, ys, nr, pf, lin); break; \
-					case 3: NAME##_rows(w, &xp, xt, xs, 3, nb, yt, ys, nr, pf, lin); break; \
-					default: NAME##_rows(w, &xp, xt, xs, 4, nb, yt, ys, nr, pf, lin); break; \
+					case 1: NAME##_rows(w, w[0], &xp, 0, xt, xs, 1, nb, yt, ys, nr, pf, lin); break; \
+					case 2: NAME##_rows(w, w[0], &xp, 0, xt, xs, 2, nb, yt, ys, nr, pf, lin); break; \
+					case 3: NAME##_rows(w, w[0], &xp, 0, xt, xs, 3, nb, yt, ys, nr, pf, lin); break; \
+					default: NAME##_rows(w, w[0], &xp, 0, xt, xs, 4, nb, yt, ys, nr, pf, lin); break; \
 					}                                                 \
 				}                                                         \
 			}                                                                 \
@@ -366,6 +376,40 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 			int64_t n_rows)                                                   \
 	{                                                                                 \
 		NAME##_multi(W, rb, x, 0, 1, n, y, 0, n_rows);                            \
+	}                                                                                 \
+                                                                                          \
+	/* One vector over rows of up to LLORCH_LONG_ROW_VALUES (the prepared  \
+	 * quants of all its segments fill the room of MULTI_NX vectors'): each \
+	 * row group is read whole, segment after segment, as one linear stream \
+	 * of prefetches, with each segment's sum added to y as NAME##_multi    \
+	 * adds it. */                                                                    \
+	ATTR void NAME##_long(const uint8_t *W, size_t rb, const void *xv, int64_t n,     \
+			float *y, int64_t n_rows)                                         \
+	{                                                                                 \
+		const llorch_block_q8a *x = xv;                                           \
+		const size_t BS = sizeof(BLOCK);                                          \
+		size_t group = rb * LLORCH_ROWS;                                          \
+		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0; \
+		xprep xp;                                                                 \
+		if (n > LLORCH_LONG_ROW_VALUES) {                                         \
+			NAME##_multi(W, rb, xv, 0, 1, n, y, 0, n_rows);                   \
+			return;                                                           \
+		}                                                                         \
+		/* segments are whole groups but the last: the steps of all of them */  \
+		NAME##_prep(x, 0, 1, n / 32 / (GROUP), &xp);                              \
+		for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {                       \
+			const uint8_t *w[LLORCH_ROWS];                                    \
+			int nr = llorch_row_group(W, rb, r, n_rows, w);                   \
+			for (int64_t s = 0; s < n; s += LLORCH_SEG_VALUES) {              \
+				int64_t nb = (n - s < LLORCH_SEG_VALUES ? n - s : LLORCH_SEG_VALUES) / 32; \
+				const uint8_t *ws[LLORCH_ROWS];                           \
+				for (int k = 0; k < LLORCH_ROWS; k++)                     \
+					ws[k] = w[k] + BS * (size_t)(s / 32);             \
+				NAME##_rows(ws, w[0] + LLORCH_ROWS * BS * (size_t)(s / 32), &xp, \
+						s / 32 / (GROUP), x + s / 32, 0, 1, nb, y + r, 0, nr, \
+						pf, true);                                        \
+			}                                                                 \
+		}                                                                         \
 	}
 
 #define VNNI_ATTR __attribute__((target("avx512vnni")))

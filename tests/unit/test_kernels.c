@@ -566,6 +566,72 @@ static void test_rows_multi(void **state)
 	assert_true(llorch_simd_set(now));
 }
 
+/* The long-row kernels against the row kernel called segment by segment
+ * (as with several vectors), bit for bit: rows of 1..3 segments and a
+ * partial one, odd block counts (Q8_0's tail block, Q4_0's lone blocks),
+ * row counts off the row group; past LLORCH_LONG_ROW_VALUES they fall back
+ * to the segment passes. */
+static void test_rows_long(void **state)
+{
+	static const int64_t n_ins[] = {LLORCH_SEG_VALUES + 32, 5632, LLORCH_SEG_VALUES + 32 * 37,
+		3 * LLORCH_SEG_VALUES + 32 * 3, LLORCH_LONG_ROW_VALUES, LLORCH_LONG_ROW_VALUES + 32 * 5};
+	static const int64_t n_rows[] = {1, 5, 7, 13};
+	const llorch_dtype qt[] = {LLORCH_DT_Q8_0, LLORCH_DT_Q4_0};
+	const char *now = llorch_simd_level();
+	int tested = 0;
+
+	(void)state;
+	for (size_t l = 0; l < sizeof multi_sets / sizeof *multi_sets; l++) {
+		const llorch_kernel_set *ks = multi_sets[l].set;
+		if (multi_sets[l].vnni && !cpu_has_vnni()) {
+			fprintf(stderr, "# SIMD level %s: not supported by this CPU, skipped\n",
+					multi_sets[l].level);
+			continue;
+		}
+		if (!llorch_simd_set(multi_sets[l].level))
+			continue;
+		for (size_t ti = 0; ti < 2; ti++) {
+			int kt = ti ? LLORCH_KT_Q4_0 : LLORCH_KT_Q8_0;
+			if (!ks->rows_long[kt])
+				continue;
+			for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++) {
+				int64_t n_in = n_ins[a], nr = n_rows[(a + ti) % 4];
+				size_t rb = row_bytes(qt[ti], n_in);
+				void *W = random_weights(qt[ti], n_in, nr);
+				float *x = random_x(n_in);
+				llorch_block_q8a *xq = malloc((size_t)(n_in / 32) * sizeof *xq);
+				float *y = malloc((size_t)nr * sizeof *y), *want = malloc((size_t)nr * sizeof *want);
+				assert_true(xq && y && want);
+				for (int64_t r = 0; r < nr; r++)
+					y[r] = want[r] = rnd_unit();
+				ks->quantize_act(x, xq, n_in);
+				for (int64_t s = 0; s < n_in; s += LLORCH_SEG_VALUES) {
+					int64_t n = n_in - s < LLORCH_SEG_VALUES ? n_in - s : LLORCH_SEG_VALUES;
+					ks->rows[kt]((const uint8_t *)W + row_bytes(qt[ti], s), rb, xq + s / 32, n,
+							want, nr);
+				}
+				ks->rows_long[kt](W, rb, xq, n_in, y, nr);
+				if (memcmp(y, want, (size_t)nr * sizeof *y) != 0) {
+					print_error("rows_long %s level %s n_in %lld rows %lld: not bit-identical "
+							"to the row kernel segment by segment\n",
+							llorch_dtype_name(qt[ti]), ks->name, (long long)n_in,
+							(long long)nr);
+					fail();
+				}
+				tested++;
+				free(want);
+				free(y);
+				free(xq);
+				free(x);
+				free(W);
+			}
+		}
+	}
+	assert_true(llorch_simd_set(now));
+	if (!tested)
+		skip();
+}
+
 /* Through the public entry points at every level (the multi-vector kernels,
  * or where a level has none the single-vector kernel per vector): n_tok <=
  * LLORCH_MULTI_MAX vectors in one llorch_matmul give each vector exactly
@@ -913,6 +979,7 @@ int main(void)
 		cmocka_unit_test(test_matmul_few_long_rows),
 		cmocka_unit_test(test_matmul_int8),
 		cmocka_unit_test(test_rows_multi),
+		cmocka_unit_test(test_rows_long),
 		cmocka_unit_test(test_batch_equals_single),
 		cmocka_unit_test(test_attn_row),
 		cmocka_unit_test(test_attn_tile),
