@@ -306,11 +306,11 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c
 	}
 }
 
-/* Rows are dealt out in grains from a shared counter rather than in fixed
- * shares: a thread that starts late (woken from sleep, or preempted on a
- * busy machine) takes fewer grains instead of keeping the others waiting.
- * Each row is computed whole by one thread, so results do not depend on
- * which. */
+/* Thread ith's grains: its own range first, then what is left of the
+ * others' (see grain_range). A grain that does not follow the thread's
+ * last one starts with a prefetch of its first LLORCH_PREFETCH_BYTES, the
+ * kernels' own prefetches then running ahead. Each row is computed whole
+ * by one thread, so results do not depend on which. */
 static void take_grains(matvec_job *j, xq_cache *c, int ith)
 {
 	int64_t last = -1;
@@ -352,8 +352,9 @@ static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const
 		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
 		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = kt_bytes(kt, n_in),
 	};
-	/* About four grains per thread, at least 32 rows: each grain quantizes
-	 * x afresh, which must stay small beside its rows. */
+	/* About four grains per thread, at least 32 rows: each grain has the
+	 * kernels prepare x afresh, which must stay small beside its rows (16
+	 * grains per thread measured no better). */
 	j->grain = (n_out / (4 * nth) + LLORCH_ROWS - 1) / LLORCH_ROWS * LLORCH_ROWS;
 	if (j->grain < 32)
 		j->grain = 32;
