@@ -256,9 +256,15 @@ static void attn_worker(void *arg, int ith, int nth)
 		attn_tiles(p, &g);
 		return;
 	}
-	/* Work is dealt out by index, and each (row, head) is computed whole by
-	 * one thread: the result does not depend on the number of threads. */
-	for (int64_t i = ith; i < total; i += nth) {
+	/* One row: each thread takes a block of neighbouring heads, whose keys
+	 * and values lie side by side in each cache row, so that it reads one
+	 * run of lines per position instead of every other head's (depth 512:
+	 * 2-6% more tokens/s). Several rows, whose contexts may differ in
+	 * length: units dealt out in turn. Each unit is computed whole by one
+	 * thread: the result does not depend on the number of threads. */
+	int64_t i0 = p->nt == 1 ? total * ith / nth : ith, i1 = p->nt == 1 ? total * (ith + 1) / nth : total;
+	int64_t step = p->nt == 1 ? 1 : nth;
+	for (int64_t i = i0; i < i1; i += step) {
 		int32_t t = (int32_t)(i / g.n_head), h = (int32_t)(i % g.n_head);
 		const llorch_ctx *rc = p->row_ctx[t];
 		int32_t pos = p->row_pos[t];
