@@ -134,31 +134,21 @@ void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n
 		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
 		float *Y, int64_t ldy);
 
-/* kernels_quant_avx512.c: without and with VNNI */
-void llorch_rows_q8_0_avx512(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q4_0_avx512(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q8_0_vnni(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q4_0_vnni(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q8_0_avx512_multi(const uint8_t *W, size_t row_bytes, const void *x,
-		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q4_0_avx512_multi(const uint8_t *W, size_t row_bytes, const void *x,
-		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q8_0_vnni_multi(const uint8_t *W, size_t row_bytes, const void *x,
-		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q4_0_vnni_multi(const uint8_t *W, size_t row_bytes, const void *x,
-		int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, int64_t n_rows);
-void llorch_rows_q8_0_avx512_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q4_0_avx512_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q8_0_vnni_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
-void llorch_rows_q4_0_vnni_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,
-		float *y, int64_t n_rows);
+/* kernels_quant_avx512.c, per type and without and with VNNI: NAME (a
+ * llorch_rows_fn), NAME_multi (a llorch_rows_multi_fn), NAME_long (a
+ * rows_long kernel, also a llorch_rows_fn). */
+#define LLORCH_QUANT_ROWS_DECL(NAME)                                                      \
+	void NAME(const uint8_t *W, size_t row_bytes, const void *x, int64_t n, float *y, \
+			int64_t n_rows);                                                  \
+	void NAME##_multi(const uint8_t *W, size_t row_bytes, const void *x,              \
+			int64_t x_stride, int n_x, int64_t n, float *y, int64_t y_stride, \
+			int64_t n_rows);                                                  \
+	void NAME##_long(const uint8_t *W, size_t row_bytes, const void *x, int64_t n,    \
+			float *y, int64_t n_rows);
+LLORCH_QUANT_ROWS_DECL(llorch_rows_q8_0_avx512)
+LLORCH_QUANT_ROWS_DECL(llorch_rows_q4_0_avx512)
+LLORCH_QUANT_ROWS_DECL(llorch_rows_q8_0_vnni)
+LLORCH_QUANT_ROWS_DECL(llorch_rows_q4_0_vnni)
 
 void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const float *P,
 		int n_cols, float *Y, int64_t ldy);
