@@ -203,19 +203,20 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 		for (int t = 0; t < nx; t++)                                              \
 			for (int64_t i = 0; i < np; i++) {                                \
 				const llorch_block_q8a *xb = x + t * xs + 2 * i;          \
+				int64_t xi = t * SEG_PAIRS + i;                           \
 				__m512i q = load2(xb[0].qs, xb[1].qs);                    \
-				xp->d[t * SEG_PAIRS + i] = _mm512_insertf32x8(_mm512_set1_ps(xb[0].d), \
+				xp->d[xi] = _mm512_insertf32x8(_mm512_set1_ps(xb[0].d),   \
 						_mm256_set1_ps(xb[1].d), 1);              \
 				if (XU)                                                   \
-					xp->off[t * SEG_PAIRS + i] = _mm512_sub_epi32(_mm512_setzero_si512(), \
+					xp->off[xi] = _mm512_sub_epi32(_mm512_setzero_si512(), \
 						DOT(_mm512_setzero_si512(), _mm512_set1_epi8(-128), q)); \
-				xp->q[t * SEG_PAIRS + i] = q;                                          \
+				xp->q[xi] = q;                                            \
 			}                                                                 \
 	}                                                                                 \
                                                                                           \
 	ATTR __attribute__((always_inline)) static inline void NAME##_rows(               \
 			const uint8_t *const *w, const uint8_t *lp, const xprep *xp, int64_t i0, \
-			const llorch_block_q8a *x, int64_t xs, const int NX, int64_t nb, \
+			const llorch_block_q8a *x, int64_t xs, const int NX, int64_t nb,  \
 			float *y, int64_t ys, int nr, size_t pf, bool lin)                \
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q8_0);                              \
@@ -224,7 +225,7 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 		for (int64_t i = 0; i < nb / 2; i++) {                                    \
 			__m512i wq[LLORCH_ROWS], wa[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			prefetch_step(w, lp, 2 * BS, i, pf, lin);                             \
+			prefetch_step(w, lp, 2 * BS, i, pf, lin);                         \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 2 * BS * (size_t)i;            \
@@ -235,12 +236,13 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
-				__m512i xq = xp->q[t * SEG_PAIRS + i0 + i];                                 \
+				int64_t xi = t * SEG_PAIRS + i0 + i;                      \
+				__m512i xq = xp->q[xi];                                   \
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p = XU ? DOT(xp->off[t * SEG_PAIRS + i0 + i], wa[k], xq)    \
+					__m512i p = XU ? DOT(xp->off[xi], wa[k], xq)      \
 						: DOT(_mm512_setzero_si512(), wa[k], sign_x(xq, wq[k])); \
-					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t * SEG_PAIRS + i0 + i], d[k]), \
+					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[xi], d[k]), \
 							_mm512_cvtepi32_ps(p), acc[k][t]); \
 				}                                                         \
 			}                                                                 \
@@ -281,22 +283,23 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	return _mm512_inserti64x4(_mm512_castsi256_si512(ab), cd, 1);
 }
 
-#define Q4_KERNEL(NAME, DOT, ATTR)                                                       \
+#define Q4_KERNEL(NAME, DOT, ATTR)                                                        \
 	ATTR static void NAME##_prep(const llorch_block_q8a *x, int64_t xs, int nx,       \
 			int64_t nq, xprep *xp)                                            \
 	{                                                                                 \
 		for (int t = 0; t < nx; t++)                                              \
 			for (int64_t i = 0; i < nq; i++) {                                \
 				const llorch_block_q8a *xb = x + t * xs + 4 * i;          \
+				int64_t xi = t * SEG_PAIRS + i;                           \
 				__m512i lo = cat4_128(xb[0].qs, xb[1].qs, xb[2].qs, xb[3].qs); \
 				__m512i hi = cat4_128(xb[0].qs + 16, xb[1].qs + 16,       \
 						xb[2].qs + 16, xb[3].qs + 16);            \
 				__m512i eight = _mm512_set1_epi8(8);                      \
-				xp->q[t * SEG_PAIRS + 2 * i] = lo;                                     \
-				xp->q[t * SEG_PAIRS + 2 * i + 1] = hi;                                 \
-				xp->off[t * SEG_PAIRS + i] = _mm512_sub_epi32(_mm512_setzero_si512(),  \
+				xp->q[t * SEG_PAIRS + 2 * i] = lo;                        \
+				xp->q[t * SEG_PAIRS + 2 * i + 1] = hi;                    \
+				xp->off[xi] = _mm512_sub_epi32(_mm512_setzero_si512(),    \
 						DOT(DOT(_mm512_setzero_si512(), eight, lo), eight, hi)); \
-				xp->d[t * SEG_PAIRS + i] = _mm512_setr_ps(xb[0].d, xb[0].d, xb[0].d, xb[0].d, \
+				xp->d[xi] = _mm512_setr_ps(xb[0].d, xb[0].d, xb[0].d, xb[0].d, \
 						xb[1].d, xb[1].d, xb[1].d, xb[1].d,       \
 						xb[2].d, xb[2].d, xb[2].d, xb[2].d,       \
 						xb[3].d, xb[3].d, xb[3].d, xb[3].d);      \
@@ -305,7 +308,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
                                                                                           \
 	ATTR __attribute__((always_inline)) static inline void NAME##_rows(               \
 			const uint8_t *const *w, const uint8_t *lp, const xprep *xp, int64_t i0, \
-			const llorch_block_q8a *x, int64_t xs, const int NX, int64_t nb, \
+			const llorch_block_q8a *x, int64_t xs, const int NX, int64_t nb,  \
 			float *y, int64_t ys, int nr, size_t pf, bool lin)                \
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q4_0);                              \
@@ -315,7 +318,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 		for (int64_t i = 0; i < nb / 4; i++) {                                    \
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			prefetch_step(w, lp, 4 * BS, i, pf, lin);                             \
+			prefetch_step(w, lp, 4 * BS, i, pf, lin);                         \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \
@@ -327,11 +330,13 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 			}                                                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
-				__m512i xl = xp->q[t * SEG_PAIRS + 2 * (i0 + i)], xh = xp->q[t * SEG_PAIRS + 2 * (i0 + i) + 1];   \
+				int64_t xi = t * SEG_PAIRS + i0 + i;                      \
+				int64_t qi = t * SEG_PAIRS + 2 * (i0 + i);                \
+				__m512i xl = xp->q[qi], xh = xp->q[qi + 1];               \
 				_Pragma("GCC unroll 4")                                   \
 				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p = DOT(DOT(xp->off[t * SEG_PAIRS + i0 + i], wl[k], xl), wh[k], xh); \
-					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[t * SEG_PAIRS + i0 + i], d[k]), \
+					__m512i p = DOT(DOT(xp->off[xi], wl[k], xl), wh[k], xh); \
+					acc[k][t] = _mm512_fmadd_ps(_mm512_mul_ps(xp->d[xi], d[k]), \
 							_mm512_cvtepi32_ps(p), acc[k][t]); \
 				}                                                         \
 			}                                                                 \
@@ -378,10 +383,10 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 		NAME##_multi(W, rb, x, 0, 1, n, y, 0, n_rows);                            \
 	}                                                                                 \
                                                                                           \
-	/* One vector over rows of up to LLORCH_LONG_ROW_VALUES (the prepared  \
-	 * quants of all its segments fill the room of MULTI_NX vectors'): each \
-	 * row group is read whole, segment after segment, as one linear stream \
-	 * of prefetches, with each segment's sum added to y as NAME##_multi    \
+	/* One vector over rows of up to LLORCH_LONG_ROW_VALUES (the prepared             \
+	 * quants of all its segments fill the room of MULTI_NX vectors'): each           \
+	 * row group is read whole, segment after segment, as one linear stream           \
+	 * of prefetches, with each segment's sum added to y as NAME##_multi              \
 	 * adds it. */                                                                    \
 	ATTR void NAME##_long(const uint8_t *W, size_t rb, const void *xv, int64_t n,     \
 			float *y, int64_t n_rows)                                         \
@@ -395,7 +400,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 			NAME##_multi(W, rb, xv, 0, 1, n, y, 0, n_rows);                   \
 			return;                                                           \
 		}                                                                         \
-		/* segments are whole groups but the last: the steps of all of them */  \
+		/* segments are whole groups but the last: the steps of all of them */    \
 		NAME##_prep(x, 0, 1, n / 32 / (GROUP), &xp);                              \
 		for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {                       \
 			const uint8_t *w[LLORCH_ROWS];                                    \
@@ -407,7 +412,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 					ws[k] = w[k] + BS * (size_t)(s / 32);             \
 				NAME##_rows(ws, w[0] + LLORCH_ROWS * BS * (size_t)(s / 32), &xp, \
 						s / 32 / (GROUP), x + s / 32, 0, 1, nb, y + r, 0, nr, \
-						pf, true);                                        \
+						pf, true);                                \
 			}                                                                 \
 		}                                                                         \
 	}
