@@ -262,9 +262,10 @@ static void attn_worker(void *arg, int ith, int nth)
 	 * 2-6% more tokens/s). Several rows, whose contexts may differ in
 	 * length: units dealt out in turn. Each unit is computed whole by one
 	 * thread: the result does not depend on the number of threads. */
-	int64_t i0 = p->nt == 1 ? total * ith / nth : ith, i1 = p->nt == 1 ? total * (ith + 1) / nth : total;
-	int64_t step = p->nt == 1 ? 1 : nth;
-	for (int64_t i = i0; i < i1; i += step) {
+	bool by_block = p->nt == 1;
+	int64_t i0 = by_block ? total * ith / nth : ith;
+	int64_t i1 = by_block ? total * (ith + 1) / nth : total;
+	for (int64_t i = i0; i < i1; i += by_block ? 1 : nth) {
 		int32_t t = (int32_t)(i / g.n_head), h = (int32_t)(i % g.n_head);
 		const llorch_ctx *rc = p->row_ctx[t];
 		int32_t pos = p->row_pos[t];

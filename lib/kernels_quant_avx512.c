@@ -395,11 +395,11 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 		const size_t BS = sizeof(BLOCK);                                          \
 		size_t group = rb * LLORCH_ROWS;                                          \
 		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0; \
-		xprep xp;                                                                 \
 		if (n > LLORCH_LONG_ROW_VALUES) {                                         \
 			NAME##_multi(W, rb, xv, 0, 1, n, y, 0, n_rows);                   \
 			return;                                                           \
 		}                                                                         \
+		xprep xp;                                                                 \
 		/* segments are whole groups but the last: the steps of all of them */    \
 		NAME##_prep(x, 0, 1, n / 32 / (GROUP), &xp);                              \
 		for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {                       \
