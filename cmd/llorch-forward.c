@@ -26,6 +26,8 @@ static const char usage_text[] =
 	"  -t, --threads N        threads (default: the cores available)\n"
 	"  -c, --ctx N            context positions (default: the model's, at most 131072)\n"
 	"  -b, --batch N          prompt tokens per matrix-matrix pass (default 512)\n"
+	"      --kv-type TYPE     KV cache values: f32 (default) or f16, half the\n"
+	"                         memory and faster decode on long contexts\n"
 	"  -l, --logits ENC       json (default) or base64 (little-endian float32)\n"
 	"  -k, --top N            only the N largest logits, as [[id, logit], ...]\n"
 	"  -a, --all-positions    logits for every position, not only the last\n"
@@ -64,6 +66,7 @@ typedef struct {
 	bool all_positions, ref, stats, verbose;
 	unsigned dump_mask;
 	unsigned long long max_line;
+	llorch_dtype kv_type;
 } options;
 
 typedef struct {
@@ -122,12 +125,13 @@ static unsigned parse_dump(const char *arg)
 
 static void parse_options(int argc, char **argv, options *o)
 {
-	enum { OPT_REF = 256, OPT_MAX_LINE };
+	enum { OPT_REF = 256, OPT_MAX_LINE, OPT_KV_TYPE };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "ctx", required_argument, NULL, 'c' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "kv-type", required_argument, NULL, OPT_KV_TYPE },
 		{ "logits", required_argument, NULL, 'l' },
 		{ "top", required_argument, NULL, 'k' },
 		{ "all-positions", no_argument, NULL, 'a' },
@@ -181,6 +185,9 @@ static void parse_options(int argc, char **argv, options *o)
 			break;
 		case OPT_REF:
 			o->ref = true;
+			break;
+		case OPT_KV_TYPE:
+			o->kv_type = cli_parse_kv_type(optarg, "--kv-type");
 			break;
 		case 's':
 			o->stats = true;
@@ -538,6 +545,7 @@ static void load(state *s)
 	p.n_threads = (int32_t)s->opt.threads;
 	p.n_ctx = (int32_t)s->opt.n_ctx;
 	p.n_batch = (int32_t)s->opt.n_batch;
+	p.kv_type = s->opt.kv_type;
 	s->n_slots = (int)s->opt.slots;
 	if (!(s->slots = calloc((size_t)s->n_slots, sizeof *s->slots)))
 		cli_die(EX_OSERR, "out of memory");

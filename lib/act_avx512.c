@@ -1,7 +1,8 @@
-/* AVX-512 element-wise kernels: residual adds, the norms, and the
+/* AVX-512 element-wise kernels: residual adds, the norms, the
  * activations of the feed-forward block: GELU (tanh form) and
  * SiLU(gate) * up, through the vector exp instead of libm's tanhf/expf,
- * which dominated GPT-2 prompts after the matrix products. */
+ * which dominated GPT-2 prompts after the matrix products; and the f16
+ * conversion of the rows an f16 KV cache stores. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -39,6 +40,18 @@ void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n)
 		__m512 e = llorch_vexp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
 		__m512 s = _mm512_div_ps(g, _mm512_add_ps(one, e));
 		_mm512_mask_storeu_ps(gate + i, m, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(m, up + i)));
+	}
+}
+
+/* vcvtps2ph rounds to nearest even and keeps subnormals, as
+ * llorch_fp32_to_fp16 does: the same bits at every level. */
+void llorch_to_f16_avx512(const float *src, uint16_t *dst, int64_t n)
+{
+	for (int64_t i = 0; i < n; i += 16) {
+		__mmask16 m = tail_mask(n - i);
+		__m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i),
+				_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		_mm256_mask_storeu_epi16(dst + i, m, h);
 	}
 }
 

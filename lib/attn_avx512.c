@@ -1,7 +1,10 @@
 /* AVX-512 attention of one query row over one head's KV cache (see
  * llorch_attn_row): scores four keys at a time, a vector exp for the
  * softmax, and the weighted sum of values kept in registers across all keys
- * (64 values of the head per pass) instead of read and written per key. */
+ * (64 values of the head per pass) instead of read and written per key.
+ * The cache holds f32 or f16 (converted as loaded: one-token decode reads
+ * the whole cache per layer, so half the bytes is what counts); each body
+ * is inlined once per type so that the type is a constant. */
 #include <math.h>
 #include <immintrin.h>
 
@@ -14,14 +17,49 @@ static inline __mmask16 tail_mask(int64_t n)
 	return (__mmask16)(n <= 0 ? 0 : n >= 16 ? 0xffff : (1u << n) - 1);
 }
 
+#define INLINE static inline __attribute__((always_inline))
+
+/* Cache values i .. i + 15 (lanes of m) of a row at p, as float. */
+INLINE __m512 load_kv(int kt, const void *p, int64_t i, __mmask16 m)
+{
+	if (kt == LLORCH_KT_F16)
+		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
+	return _mm512_maskz_loadu_ps(m, (const float *)p + i);
+}
+
+/* Row j of a cache whose rows are kv_stride values apart. */
+INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
+{
+	size_t elem = kt == LLORCH_KT_F16 ? sizeof(uint16_t) : sizeof(float);
+
+	return (const char *)p + (size_t)(j * kv_stride) * elem;
+}
+
+/* Keys ahead of the one being read that are prefetched: a head's run of
+ * each cache row is short (128 bytes of f16 for 64 values) and rows are
+ * kv_stride apart, a strided pattern the hardware prefetchers follow
+ * late. */
+#define KV_AHEAD 32
+
+/* The lines of hd values of a row at p, into L1. */
+INLINE void prefetch_kv(int kt, const void *p, int64_t hd)
+{
+	size_t bytes = (size_t)hd * (kt == LLORCH_KT_F16 ? sizeof(uint16_t) : sizeof(float));
+	const char *c = p;
+
+	for (size_t o = 0; o < bytes; o += 64)
+		_mm_prefetch(c + o, _MM_HINT_T0);
+	_mm_prefetch(c + bytes - 1, _MM_HINT_T0);
+}
+
 /* q . k over hd values, masked loads for the tail. */
-static inline float dot(const float *q, const float *k, int64_t hd)
+INLINE float dot(int kt, const float *q, const void *k, int64_t hd)
 {
 	__m512 acc = _mm512_setzero_ps();
 
 	for (int64_t d = 0; d < hd; d += 16) {
 		__mmask16 m = tail_mask(hd - d);
-		acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), _mm512_maskz_loadu_ps(m, k + d), acc);
+		acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + d), load_kv(kt, k, d, m), acc);
 	}
 	return _mm512_reduce_add_ps(acc);
 }
@@ -39,31 +77,38 @@ static inline __m128 reduce4(__m512 a0, __m512 a1, __m512 a2, __m512 a3)
 
 /* scores[j..j+3] = scale * q . k_j for four keys, each load of q serving
  * four keys. */
-static inline void dot4(const float *q, const float *k, int64_t kv_stride, int64_t hd,
+INLINE void dot4(int kt, const float *q, const void *k, int64_t kv_stride, int64_t hd,
 		float scale, float *scores)
 {
 	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	const void *k1 = kv_at(kt, k, 1, kv_stride), *k2 = kv_at(kt, k, 2, kv_stride);
+	const void *k3 = kv_at(kt, k, 3, kv_stride);
 
 	for (int64_t d = 0; d < hd; d += 16) {
 		__mmask16 m = tail_mask(hd - d);
 		__m512 qv = _mm512_maskz_loadu_ps(m, q + d);
-		a0 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k + d), a0);
-		a1 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k + kv_stride + d), a1);
-		a2 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k + 2 * kv_stride + d), a2);
-		a3 = _mm512_fmadd_ps(qv, _mm512_maskz_loadu_ps(m, k + 3 * kv_stride + d), a3);
+		a0 = _mm512_fmadd_ps(qv, load_kv(kt, k, d, m), a0);
+		a1 = _mm512_fmadd_ps(qv, load_kv(kt, k1, d, m), a1);
+		a2 = _mm512_fmadd_ps(qv, load_kv(kt, k2, d, m), a2);
+		a3 = _mm512_fmadd_ps(qv, load_kv(kt, k3, d, m), a3);
 	}
 	_mm_storeu_ps(scores, _mm_mul_ps(reduce4(a0, a1, a2, a3), _mm_set1_ps(scale)));
 }
 
-void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int64_t kv_stride,
+INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
 {
 	int64_t j = 0;
 
-	for (; j + 4 <= n_kv; j += 4)
-		dot4(q, k + j * kv_stride, kv_stride, hd, scale, scores + j);
+	for (; j + 4 <= n_kv; j += 4) {
+		for (int64_t a = j + KV_AHEAD; a < j + KV_AHEAD + 4 && a < n_kv; a++)
+			prefetch_kv(kt, kv_at(kt, k, a, kv_stride), hd);
+		dot4(kt, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+	}
 	for (; j < n_kv; j++)
-		scores[j] = dot(q, k + j * kv_stride, hd) * scale;
+		scores[j] = dot(kt, q, kv_at(kt, k, j, kv_stride), hd) * scale;
+	for (j = 0; j < KV_AHEAD && j < n_kv; j++)
+		prefetch_kv(kt, kv_at(kt, v, j, kv_stride), hd);
 	__m512 vmax = _mm512_set1_ps(-INFINITY);
 	for (j = 0; j < n_kv; j += 16)
 		vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(n_kv - j), scores + j));
@@ -85,18 +130,29 @@ void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int6
 		__mmask16 m2 = tail_mask(hd - d - 32), m3 = tail_mask(hd - d - 48);
 		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 		for (j = 0; j < n_kv; j++) {
-			const float *vj = v + j * kv_stride + d;
+			const void *vj = kv_at(kt, v, j, kv_stride);
 			__m512 p = _mm512_set1_ps(scores[j]);
-			a0 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m0, vj), a0);
-			a1 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m1, vj + 16), a1);
-			a2 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m2, vj + 32), a2);
-			a3 = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m3, vj + 48), a3);
+			if (d == 0 && j + KV_AHEAD < n_kv)
+				prefetch_kv(kt, kv_at(kt, v, j + KV_AHEAD, kv_stride), hd);
+			a0 = _mm512_fmadd_ps(p, load_kv(kt, vj, d, m0), a0);
+			a1 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 16, m1), a1);
+			a2 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 32, m2), a2);
+			a3 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 48, m3), a3);
 		}
 		_mm512_mask_storeu_ps(out + d, m0, _mm512_mul_ps(a0, inv));
 		_mm512_mask_storeu_ps(out + d + 16, m1, _mm512_mul_ps(a1, inv));
 		_mm512_mask_storeu_ps(out + d + 32, m2, _mm512_mul_ps(a2, inv));
 		_mm512_mask_storeu_ps(out + d + 48, m3, _mm512_mul_ps(a3, inv));
 	}
+}
+
+void llorch_attn_row_avx512(int kt, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
+{
+	if (kt == LLORCH_KT_F16)
+		attn_row(LLORCH_KT_F16, q, k, v, kv_stride, hd, n_kv, scale, scores, out);
+	else
+		attn_row(LLORCH_KT_F32, q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 }
 
 /* ---- tiles of query rows (llorch_attn_tile) ----
@@ -120,11 +176,11 @@ static inline __mmask32 causal_lanes(int64_t j, int64_t pos0)
 /* S rows j .. j + mr - 1 = scale * K . Qt, masked keys -inf; mr constant
  * after inlining. The sums over the head run in blocks of 16 values added
  * up in S: each sum rounds about as often as the row kernel's lane sums. */
-static inline __attribute__((always_inline)) void score_keys(int mr, const float *k,
-		int64_t kv_stride, int64_t hd, const float *Qt, int64_t j, int64_t pos0,
-		float scale, float *S, __m512 *max0, __m512 *max1)
+INLINE void score_keys(int kt, int mr, const void *k, int64_t kv_stride, int64_t hd,
+		const float *Qt, int64_t j, int64_t pos0, float scale, float *S, __m512 *max0,
+		__m512 *max1)
 {
-	const float *kj = k + j * kv_stride;
+	const void *kj = kv_at(kt, k, j, kv_stride);
 	float *Sj = S + 32 * j;
 
 	for (int64_t d0 = 0; d0 < hd; d0 += 16) {
@@ -133,7 +189,17 @@ static inline __attribute__((always_inline)) void score_keys(int mr, const float
 #pragma GCC unroll 12
 		for (int m = 0; m < mr; m++)
 			c0[m] = c1[m] = _mm512_setzero_ps();
-		llorch_tile32(mr, kj, kv_stride, Qt, d0, d1, c0, c1);
+		if (kt == LLORCH_KT_F16) {
+			/* the keys' 16 values as float, for the tile to broadcast */
+			float kf[KEYS * 16];
+			__mmask16 dm = tail_mask(d1 - d0);
+#pragma GCC unroll 12
+			for (int m = 0; m < mr; m++)
+				_mm512_storeu_ps(kf + 16 * m, load_kv(kt, kv_at(kt, kj, m, kv_stride), d0, dm));
+			llorch_tile32(mr, kf, 16, Qt + 32 * d0, 0, d1 - d0, c0, c1);
+		} else {
+			llorch_tile32(mr, kj, kv_stride, Qt, d0, d1, c0, c1);
+		}
 		if (d0 > 0) {
 #pragma GCC unroll 12
 			for (int m = 0; m < mr; m++) {
@@ -165,9 +231,8 @@ static inline __attribute__((always_inline)) void score_keys(int mr, const float
 
 /* out rows i0 .. i0 + ng - 1 = (P . V) / sum over keys 0 .. n_kv - 1, 64
  * values of the head per pass in registers; ng constant after inlining. */
-static inline __attribute__((always_inline)) void weigh_values(int ng, const float *S,
-		const float *v, int64_t kv_stride, int64_t hd, int64_t n_kv, int i0,
-		const float *inv, float *out, int64_t out_stride)
+INLINE void weigh_values(int kt, int ng, const float *S, const void *v, int64_t kv_stride,
+		int64_t hd, int64_t n_kv, int i0, const float *inv, float *out, int64_t out_stride)
 {
 	for (int64_t d = 0; d < hd; d += 64) {
 		__mmask16 m0 = tail_mask(hd - d), m1 = tail_mask(hd - d - 16);
@@ -182,10 +247,10 @@ static inline __attribute__((always_inline)) void weigh_values(int ng, const flo
 			a3[g] = a0[g];
 		}
 		for (int64_t j = 0; j < n_kv; j++) {
-			const float *vj = v + j * kv_stride + d;
+			const void *vj = kv_at(kt, v, j, kv_stride);
 			const float *pj = S + 32 * j + i0;
-			__m512 v0 = _mm512_maskz_loadu_ps(m0, vj), v1 = _mm512_maskz_loadu_ps(m1, vj + 16);
-			__m512 v2 = _mm512_maskz_loadu_ps(m2, vj + 32), v3 = _mm512_maskz_loadu_ps(m3, vj + 48);
+			__m512 v0 = load_kv(kt, vj, d, m0), v1 = load_kv(kt, vj, d + 16, m1);
+			__m512 v2 = load_kv(kt, vj, d + 32, m2), v3 = load_kv(kt, vj, d + 48, m3);
 #pragma GCC unroll 6
 			for (int g = 0; g < ng; g++) {
 				__m512 p = _mm512_set1_ps(pj[g]);
@@ -207,7 +272,7 @@ static inline __attribute__((always_inline)) void weigh_values(int ng, const flo
 	}
 }
 
-void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, const float *v,
+INLINE void attn_tile(int kt, const float *q, int64_t q_stride, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
 		float *out, int64_t out_stride)
 {
@@ -223,9 +288,9 @@ void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, c
 	__m512 max0 = _mm512_set1_ps(-INFINITY), max1 = max0;
 	int64_t j = 0;
 	for (; j + KEYS <= n_kv; j += KEYS)
-		score_keys(KEYS, k, kv_stride, hd, Qt, j, pos0, scale, S, &max0, &max1);
+		score_keys(kt, KEYS, k, kv_stride, hd, Qt, j, pos0, scale, S, &max0, &max1);
 	for (; j < n_kv; j++)
-		score_keys(1, k, kv_stride, hd, Qt, j, pos0, scale, S, &max0, &max1);
+		score_keys(kt, 1, k, kv_stride, hd, Qt, j, pos0, scale, S, &max0, &max1);
 
 	/* e = exp(s - max) down each lane, masked keys exactly 0; four partial
 	 * sums per lane keep the float sum's error small on long contexts */
@@ -255,12 +320,24 @@ void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, c
 		int ng = n_q - i0 < QGROUP ? n_q - i0 : QGROUP;
 		int64_t nk = pos0 + i0 + ng;
 		switch (ng) {
-		case 6: weigh_values(6, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 5: weigh_values(5, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 4: weigh_values(4, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 3: weigh_values(3, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 2: weigh_values(2, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		default: weigh_values(1, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 6: weigh_values(kt, 6, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 5: weigh_values(kt, 5, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 4: weigh_values(kt, 4, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 3: weigh_values(kt, 3, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		case 2: weigh_values(kt, 2, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
+		default: weigh_values(kt, 1, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
 		}
 	}
+}
+
+void llorch_attn_tile_avx512(int kt, const float *q, int64_t q_stride, const void *k,
+		const void *v, int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
+		float *scratch, float *out, int64_t out_stride)
+{
+	if (kt == LLORCH_KT_F16)
+		attn_tile(LLORCH_KT_F16, q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch,
+				out, out_stride);
+	else
+		attn_tile(LLORCH_KT_F32, q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch,
+				out, out_stride);
 }

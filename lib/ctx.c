@@ -12,7 +12,8 @@
 
 llorch_ctx_params llorch_ctx_default_params(void)
 {
-	return (llorch_ctx_params){ .n_ctx = 0, .n_threads = 0, .n_batch = 0 };
+	return (llorch_ctx_params){ .n_ctx = 0, .n_threads = 0, .n_batch = 0,
+		.kv_type = LLORCH_DT_F32 };
 }
 
 static llorch_fault fault_from_env(void)
@@ -71,6 +72,9 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 				p->n_threads, MAX_THREADS);
 	if (p->n_batch < 0)
 		return llorch_error(LLORCH_E_RANGE, "n_batch %d is negative", p->n_batch);
+	if (p->kv_type != LLORCH_DT_F32 && p->kv_type != LLORCH_DT_F16)
+		return llorch_error(LLORCH_E_RANGE, "KV cache type %s is not supported (f32 or f16)",
+				llorch_dtype_name(p->kv_type));
 	int32_t n_ctx = p->n_ctx ? p->n_ctx : hp->n_ctx_train;
 	if (n_ctx > LLORCH_MAX_CTX)
 		n_ctx = LLORCH_MAX_CTX;
@@ -89,8 +93,9 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	size_t S = llorch_attn_tile_scratch(hp->head_dim, n_ctx);
 	size_t R = hp->rope_dim > 0 ? (size_t)hp->rope_dim : 1;
 	size_t kv_bytes = 0, scratch = 0, lkv;
-	bool ok = llorch_mul_size(L, T, &lkv) && add_floats(&kv_bytes, lkv, KV) &&
-		add_floats(&kv_bytes, lkv, KV) &&
+	size_t kv_elem = p->kv_type == LLORCH_DT_F16 ? sizeof(uint16_t) : sizeof(float), kv_values;
+	bool ok = llorch_mul_size(L, T, &lkv) && llorch_mul_size(lkv, KV, &kv_values) &&
+		llorch_mul_size(kv_values, 2 * kv_elem, &kv_bytes) &&
 		add_floats(&scratch, B, E * 4) && add_floats(&scratch, B, 2 * KV) &&
 		add_floats(&scratch, B, E + 2 * KV) && add_floats(&scratch, B, 2 * F) &&
 		add_floats(&scratch, (size_t)n_threads, S) && add_floats(&scratch, B, R);
@@ -106,8 +111,10 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	c->fault = fault_from_env();
 	c->kv_bytes = kv_bytes;
 	c->scratch_bytes = scratch;
-	c->k_cache = alloc_floats(lkv, KV);
-	c->v_cache = alloc_floats(lkv, KV);
+	c->kv_type = p->kv_type;
+	c->kv_elem = kv_elem;
+	c->k_cache = malloc(kv_bytes / 2 ? kv_bytes / 2 : 1);
+	c->v_cache = malloc(kv_bytes / 2 ? kv_bytes / 2 : 1);
 	c->x = alloc_floats(B, E);
 	c->xn = alloc_floats(B, E);
 	c->q = alloc_floats(B, E);
@@ -195,6 +202,22 @@ llorch_status llorch_ctx_truncate(llorch_ctx *c, int32_t n_past)
 size_t llorch_ctx_memory_bytes(const llorch_ctx *c)
 {
 	return c->kv_bytes + c->scratch_bytes;
+}
+
+llorch_dtype llorch_ctx_kv_type(const llorch_ctx *c)
+{
+	return c->kv_type;
+}
+
+void llorch_kv_store(llorch_ctx *c, void *cache, int32_t l, int32_t pos, const float *src)
+{
+	void *dst = llorch_kv_at(cache, c, l, pos, 0);
+	int64_t KV = c->model->kv_dim;
+
+	if (c->kv_type == LLORCH_DT_F16)
+		llorch_vec_to_f16(src, dst, KV);
+	else
+		memcpy(dst, src, (size_t)KV * sizeof(float));
 }
 
 void llorch_ctx_set_abort(llorch_ctx *c, bool (*abort_fn)(void *user), void *user)

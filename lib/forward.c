@@ -209,8 +209,6 @@ typedef struct {
 static void attn_tiles(pass *p, const attn_geom *g)
 {
 	const llorch_ctx *rc = p->row_ctx[0];
-	const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0);
-	const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0);
 	int64_t n_tiles = (p->nt + LLORCH_ATTN_TILE - 1) / LLORCH_ATTN_TILE;
 
 	for (;;) {
@@ -221,7 +219,9 @@ static void attn_tiles(pass *p, const attn_geom *g)
 		int32_t h = (int32_t)(i % g->n_head);
 		int n_q = p->nt - t0 < LLORCH_ATTN_TILE ? p->nt - t0 : LLORCH_ATTN_TILE;
 		int64_t off = (int64_t)(h / g->group) * g->hd, qo = t0 * g->E + (int64_t)h * g->hd;
-		llorch_attn_tile(p->c->q + qo, g->E, kc + off, vc + off, g->KV, g->hd,
+		llorch_attn_tile(rc->kv_type, p->c->q + qo, g->E,
+				llorch_kv_at(rc->k_cache, rc, p->layer, 0, off),
+				llorch_kv_at(rc->v_cache, rc, p->layer, 0, off), g->KV, g->hd,
 				p->row_pos[t0], n_q, g->scale, g->scratch, p->c->att + qo, g->E);
 	}
 }
@@ -272,10 +272,10 @@ static void attn_worker(void *arg, int ith, int nth)
 		int64_t off = (int64_t)(h / g.group) * g.hd;
 		const float *q = p->c->q + t * g.E + (int64_t)h * g.hd;
 		float *out = p->c->att + t * g.E + (int64_t)h * g.hd;
-		const float *kc = llorch_kv_row(rc->k_cache, rc, p->layer, 0) + off;
-		const float *vc = llorch_kv_row(rc->v_cache, rc, p->layer, 0) + off;
+		const void *kc = llorch_kv_at(rc->k_cache, rc, p->layer, 0, off);
+		const void *vc = llorch_kv_at(rc->v_cache, rc, p->layer, 0, off);
 
-		llorch_attn_row(q, kc, vc, g.KV, g.hd, pos + 1, g.scale, g.scratch, out);
+		llorch_attn_row(rc->kv_type, q, kc, vc, g.KV, g.hd, pos + 1, g.scale, g.scratch, out);
 	}
 }
 
@@ -315,10 +315,8 @@ static void qkv_fn(const rows_step *s, int32_t t0, int32_t t1)
 			rope(k, hp->n_head_kv, hp->head_dim, hp->rope_dim, cs);
 		}
 		llorch_ctx *rc = p->row_ctx[t];
-		memcpy(llorch_kv_row(rc->k_cache, rc, s->layer, p->row_pos[t]), k,
-				(size_t)KV * sizeof(float));
-		memcpy(llorch_kv_row(rc->v_cache, rc, s->layer, p->row_pos[t]), v,
-				(size_t)KV * sizeof(float));
+		llorch_kv_store(rc, rc->k_cache, s->layer, p->row_pos[t], k);
+		llorch_kv_store(rc, rc->v_cache, s->layer, p->row_pos[t], v);
 	}
 }
 

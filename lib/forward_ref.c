@@ -79,6 +79,28 @@ static void dump(const ref_state *s, const char *name, int32_t layer, int32_t po
 		s->c->dump_fn(name, layer, pos, x, n, s->c->dump_user);
 }
 
+/* Value i of cache row (l, pos), converted by the scalar routines. */
+static double ref_kv(const ref_state *s, void *cache, int32_t l, int32_t pos, int64_t i)
+{
+	const void *p = llorch_kv_at(cache, s->c, l, pos, i);
+
+	if (s->c->kv_type == LLORCH_DT_F16)
+		return llorch_fp16_to_fp32(*(const uint16_t *)p);
+	return *(const float *)p;
+}
+
+/* Cache row (l, pos) = src (kv_dim), rounded as the cache's type asks. */
+static void ref_kv_store(ref_state *s, void *cache, int32_t l, int32_t pos, const float *src)
+{
+	for (int64_t i = 0; i < s->m->kv_dim; i++) {
+		void *p = llorch_kv_at(cache, s->c, l, pos, i);
+		if (s->c->kv_type == LLORCH_DT_F16)
+			*(uint16_t *)p = llorch_fp32_to_fp16(src[i]);
+		else
+			*(float *)p = src[i];
+	}
+}
+
 /* Causal self-attention of the token at pos over the cache, into s->att. */
 static void ref_attention(ref_state *s, int32_t l, int32_t pos)
 {
@@ -90,10 +112,9 @@ static void ref_attention(ref_state *s, int32_t l, int32_t pos)
 		const float *q = s->q + (int64_t)h * hd;
 		double max = -INFINITY, sum = 0;
 		for (int32_t j = 0; j <= pos; j++) {
-			const float *k = llorch_kv_row(s->c->k_cache, s->c, l, j) + (int64_t)kvh * hd;
 			double d = 0;
 			for (int32_t i = 0; i < hd; i++)
-				d += (double)q[i] * k[i];
+				d += (double)q[i] * ref_kv(s, s->c->k_cache, l, j, (int64_t)kvh * hd + i);
 			s->scores[j] = (float)(d / sqrt((double)hd));
 			if (s->scores[j] > max)
 				max = s->scores[j];
@@ -107,7 +128,7 @@ static void ref_attention(ref_state *s, int32_t l, int32_t pos)
 			double acc = 0;
 			for (int32_t j = 0; j <= pos; j++)
 				acc += (double)s->scores[j] *
-					llorch_kv_row(s->c->v_cache, s->c, l, j)[(int64_t)kvh * hd + i];
+					ref_kv(s, s->c->v_cache, l, j, (int64_t)kvh * hd + i);
 			out[i] = (float)(acc / sum);
 		}
 	}
@@ -147,8 +168,8 @@ static llorch_status ref_block(ref_state *s, int32_t l, int32_t pos)
 		ref_rope(hp, s->q, hp->n_head, pos);
 		ref_rope(hp, s->k, hp->n_head_kv, pos);
 	}
-	memcpy(llorch_kv_row(s->c->k_cache, s->c, l, pos), s->k, (size_t)KV * sizeof(float));
-	memcpy(llorch_kv_row(s->c->v_cache, s->c, l, pos), s->v, (size_t)KV * sizeof(float));
+	ref_kv_store(s, s->c->k_cache, l, pos, s->k);
+	ref_kv_store(s, s->c->v_cache, l, pos, s->v);
 	ref_attention(s, l, pos);
 	TRY(ref_matvec(s, &L->attn_output, s->att, s->xb));
 	ref_bias(s->xb, L->attn_output_b, E);

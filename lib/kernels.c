@@ -678,26 +678,32 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 	llorch_threadpool_run(pool, matmul_worker, &j);
 }
 
-void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
+void llorch_attn_row(llorch_dtype kv_type, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
 {
-	kernels()->attn_row(q, k, v, kv_stride, hd, n_kv, scale, scores, out);
+	kernels()->attn_row(kernel_index(kv_type), q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 }
 
-void llorch_attn_tile(const float *q, int64_t q_stride, const float *k, const float *v,
-		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
-		float *out, int64_t out_stride)
+void llorch_attn_tile(llorch_dtype kv_type, const float *q, int64_t q_stride, const void *k,
+		const void *v, int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
+		float *scratch, float *out, int64_t out_stride)
 {
 	const llorch_kernel_set *ks = kernels();
+	int kt = kernel_index(kv_type);
 
 	if (ks->attn_tile) {
-		ks->attn_tile(q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch, out,
+		ks->attn_tile(kt, q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch, out,
 				out_stride);
 		return;
 	}
 	for (int i = 0; i < n_q; i++)
-		ks->attn_row(q + i * q_stride, k, v, kv_stride, hd, pos0 + i + 1, scale, scratch,
+		ks->attn_row(kt, q + i * q_stride, k, v, kv_stride, hd, pos0 + i + 1, scale, scratch,
 				out + i * out_stride);
+}
+
+void llorch_vec_to_f16(const float *src, uint16_t *dst, int64_t n)
+{
+	kernels()->to_f16(src, dst, n);
 }
 
 void llorch_vec_add(float *x, const float *b, int64_t n)

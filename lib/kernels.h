@@ -47,10 +47,11 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 
 /* Attention of one query row over one head's cache: out (hd) =
  * sum_j softmax_j(scale * q . k_j) * v_j for j in 0..n_kv-1, where
- * k_j = k + j * kv_stride and v_j = v + j * kv_stride (hd floats each).
+ * k_j = k + j * kv_stride and v_j = v + j * kv_stride (hd values each, of
+ * type kv_type: F32 or F16; kv_stride counts values, not bytes).
  * scores: n_kv floats of scratch. n_kv >= 1. */
-void llorch_attn_row(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+void llorch_attn_row(llorch_dtype kv_type, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 /* Query rows per llorch_attn_tile. */
 #define LLORCH_ATTN_TILE 32
 
@@ -67,12 +68,15 @@ static inline size_t llorch_attn_tile_scratch(int64_t hd, int64_t n_kv)
  * llorch_attn_row does, into out + i * out_stride. A prompt's attention as
  * matrix-matrix work: each key and value read serves the whole tile.
  * scratch: llorch_attn_tile_scratch(hd, pos0 + n_q) floats. */
-void llorch_attn_tile(const float *q, int64_t q_stride, const float *k, const float *v,
-		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
-		float *out, int64_t out_stride);
-/* The same in double precision, plain loops. */
-void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *out);
+void llorch_attn_tile(llorch_dtype kv_type, const float *q, int64_t q_stride, const void *k,
+		const void *v, int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
+		float *scratch, float *out, int64_t out_stride);
+/* llorch_attn_row in double precision, plain loops. */
+void llorch_attn_row_ref(llorch_dtype kv_type, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *out);
+/* dst (n) = src as f16, rounded to nearest even (llorch_fp32_to_fp16's
+ * bits): the rows an f16 KV cache stores. */
+void llorch_vec_to_f16(const float *src, uint16_t *dst, int64_t n);
 
 /* In place: x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))). */
 void llorch_vec_gelu(float *x, int64_t n);

@@ -158,6 +158,18 @@ static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
 	}
 }
 
+/* F16C rounds to nearest even and keeps subnormals, as
+ * llorch_fp32_to_fp16 does: the same bits at every level. */
+static void to_f16(const float *src, uint16_t *dst, int64_t n)
+{
+	int64_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		_mm_storeu_si128((__m128i *)(void *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i),
+				_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+	llorch_to_f16_scalar(src + i, dst + i, n - i);
+}
+
 const llorch_kernel_set llorch_kernels_avx2 = {
 	.name = "avx2",
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
@@ -165,6 +177,7 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
 	.attn_row = llorch_attn_row_scalar,
+	.to_f16 = to_f16,
 	.gelu = llorch_gelu_scalar,
 	.silu_mul = llorch_silu_mul_scalar,
 	.add = llorch_add_scalar,

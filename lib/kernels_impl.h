@@ -88,13 +88,16 @@ typedef struct {
 	 * and r in 0..15 (half a panel), the rows' values of kernel type kt
 	 * (F32, F16 or BF16) as float; a NULL row packs as zeros. */
 	void (*pack16)(int kt, const void *const rows[16], int64_t n, float *P);
-	/* llorch_attn_row at this level */
-	void (*attn_row)(const float *q, const float *k, const float *v, int64_t kv_stride,
+	/* llorch_attn_row at this level, over a cache of kernel type kt (F32
+	 * or F16) */
+	void (*attn_row)(int kt, const float *q, const void *k, const void *v, int64_t kv_stride,
 			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 	/* Optional (else attn_row per row): llorch_attn_tile at this level */
-	void (*attn_tile)(const float *q, int64_t q_stride, const float *k, const float *v,
+	void (*attn_tile)(int kt, const float *q, int64_t q_stride, const void *k, const void *v,
 			int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
 			float *scratch, float *out, int64_t out_stride);
+	/* dst (n) = src as f16, rounded to nearest even: a KV cache row stored */
+	void (*to_f16)(const float *src, uint16_t *dst, int64_t n);
 	void (*gelu)(float *x, int64_t n);
 	void (*silu_mul)(float *gate, const float *up, int64_t n);
 	/* llorch_vec_add, llorch_vec_layernorm, llorch_vec_rmsnorm */
@@ -116,13 +119,15 @@ void llorch_gelu_scalar(float *x, int64_t n);
 void llorch_silu_mul_scalar(float *gate, const float *up, int64_t n);
 void llorch_gelu_avx512(float *x, int64_t n);
 void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n);
-void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
-void llorch_attn_row_avx512(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
-void llorch_attn_tile_avx512(const float *q, int64_t q_stride, const float *k, const float *v,
-		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
-		float *out, int64_t out_stride);
+void llorch_attn_row_scalar(int kt, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+void llorch_to_f16_scalar(const float *src, uint16_t *dst, int64_t n);
+void llorch_attn_row_avx512(int kt, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+void llorch_attn_tile_avx512(int kt, const float *q, int64_t q_stride, const void *k,
+		const void *v, int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
+		float *scratch, float *out, int64_t out_stride);
+void llorch_to_f16_avx512(const float *src, uint16_t *dst, int64_t n);
 
 #define LLORCH_PANEL 32
 

@@ -33,15 +33,23 @@ void llorch_matvec_ref(llorch_dtype t, const void *W, const float *x, float *y,
 	}
 }
 
-void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *out)
+/* Value i of a cache of type t (F32 or F16). */
+static double kv_value(llorch_dtype t, const void *p, int64_t i)
+{
+	if (t == LLORCH_DT_F16)
+		return llorch_fp16_to_fp32(((const uint16_t *)p)[i]);
+	return ((const float *)p)[i];
+}
+
+void llorch_attn_row_ref(llorch_dtype kv_type, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *out)
 {
 	double max = -INFINITY, sum = 0;
 
 	for (int64_t j = 0; j < n_kv; j++) {
 		double s = 0;
 		for (int64_t d = 0; d < hd; d++)
-			s += (double)q[d] * k[j * kv_stride + d];
+			s += (double)q[d] * kv_value(kv_type, k, j * kv_stride + d);
 		max = fmax(max, s * scale);
 	}
 	for (int64_t d = 0; d < hd; d++)
@@ -52,11 +60,11 @@ void llorch_attn_row_ref(const float *q, const float *k, const float *v, int64_t
 	for (int64_t j = 0; j < n_kv; j++) {
 		double s = 0;
 		for (int64_t d = 0; d < hd; d++)
-			s += (double)q[d] * k[j * kv_stride + d];
+			s += (double)q[d] * kv_value(kv_type, k, j * kv_stride + d);
 		double p = exp(s * scale - max);
 		sum += p;
 		for (int64_t d = 0; d < hd; d++)
-			acc[d] += p * v[j * kv_stride + d];
+			acc[d] += p * kv_value(kv_type, v, j * kv_stride + d);
 	}
 	for (int64_t d = 0; d < hd; d++)
 		out[d] = (float)(acc[d] / sum);

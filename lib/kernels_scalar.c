@@ -163,16 +163,23 @@ void llorch_dequantize_scalar(int kt, const uint8_t *src, float *dst, int64_t n)
 	}
 }
 
-void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int64_t kv_stride,
-		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
+/* Value i of a cache of kernel type kt (F32 or F16) as float. */
+static inline float kv_value(int kt, const void *p, int64_t i)
+{
+	if (kt == LLORCH_KT_F16)
+		return llorch_kh_fp16(((const uint16_t *)p)[i]);
+	return ((const float *)p)[i];
+}
+
+void llorch_attn_row_scalar(int kt, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
 {
 	float max = -INFINITY, sum = 0;
 
 	for (int64_t j = 0; j < n_kv; j++) {
-		const float *kj = k + j * kv_stride;
 		float s = 0;
 		for (int64_t d = 0; d < hd; d++)
-			s += q[d] * kj[d];
+			s += q[d] * kv_value(kt, k, j * kv_stride + d);
 		scores[j] = s * scale;
 		max = fmaxf(max, scores[j]);
 	}
@@ -182,11 +189,16 @@ void llorch_attn_row_scalar(const float *q, const float *k, const float *v, int6
 	}
 	memset(out, 0, (size_t)hd * sizeof *out);
 	for (int64_t j = 0; j < n_kv; j++) {
-		const float *vj = v + j * kv_stride;
 		float p = scores[j] / sum;
 		for (int64_t d = 0; d < hd; d++)
-			out[d] += p * vj[d];
+			out[d] += p * kv_value(kt, v, j * kv_stride + d);
 	}
+}
+
+void llorch_to_f16_scalar(const float *src, uint16_t *dst, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		dst[i] = llorch_fp32_to_fp16(src[i]);
 }
 
 void llorch_add_scalar(float *x, const float *b, int64_t n)
@@ -249,6 +261,7 @@ const llorch_kernel_set llorch_kernels_scalar = {
 	.quantize_act = llorch_quantize_act_scalar,
 	.dequantize = llorch_dequantize_scalar,
 	.attn_row = llorch_attn_row_scalar,
+	.to_f16 = llorch_to_f16_scalar,
 	.gelu = llorch_gelu_scalar,
 	.silu_mul = llorch_silu_mul_scalar,
 	.add = llorch_add_scalar,

@@ -57,6 +57,10 @@ typedef struct {
 	int32_t n_ctx;     /* KV cache positions; 0: the model's, capped at LLORCH_MAX_CTX */
 	int32_t n_threads; /* 0: the cores available to the process */
 	int32_t n_batch;   /* prompt tokens per matrix-matrix pass; 0: 512 */
+	/* KV cache values: LLORCH_DT_F32 (0, the default) or LLORCH_DT_F16,
+	 * which halves the cache and the bytes one decode step's attention
+	 * reads, at a rounding of keys and values to 11 significant bits. */
+	llorch_dtype kv_type;
 } llorch_ctx_params;
 
 llorch_ctx_params llorch_ctx_default_params(void);
@@ -74,6 +78,8 @@ const int32_t *llorch_ctx_tokens(const llorch_ctx *c);
 llorch_status llorch_ctx_truncate(llorch_ctx *c, int32_t n_past);
 /* KV cache + scratch bytes. */
 size_t llorch_ctx_memory_bytes(const llorch_ctx *c);
+/* The KV cache's value type (LLORCH_DT_F32 or LLORCH_DT_F16). */
+llorch_dtype llorch_ctx_kv_type(const llorch_ctx *c);
 
 /* Feeds n tokens at positions n_past .. n_past+n-1 and advances n_past.
  * logits: NULL; or (n_vocab) floats for the last token; or, with all_logits,

@@ -62,7 +62,9 @@ struct llorch_ctx {
 	int32_t n_ctx, n_batch, n_threads, n_past;
 	llorch_threadpool *pool;
 	llorch_fault fault;
-	float *k_cache, *v_cache;     /* (n_layer, n_ctx, kv_dim) each */
+	llorch_dtype kv_type;         /* F32 or F16 */
+	size_t kv_elem;               /* bytes per cache value */
+	void *k_cache, *v_cache;      /* (n_layer, n_ctx, kv_dim) each, of kv_type */
 	int32_t *kv_tokens;           /* (n_ctx): the id at each cached position */
 	/* scratch for up to n_batch rows */
 	float *x, *xn;                /* (n_batch, n_embd) */
@@ -83,11 +85,18 @@ struct llorch_ctx {
 	void *dump_user;
 };
 
-/* The cache rows of layer l: (n_ctx, kv_dim). */
-static inline float *llorch_kv_row(float *cache, const llorch_ctx *c, int32_t l, int32_t pos)
+/* Value i of row pos in the cache rows of layer l, (n_ctx, kv_dim). */
+static inline void *llorch_kv_at(void *cache, const llorch_ctx *c, int32_t l, int32_t pos,
+		int64_t i)
 {
-	return cache + ((size_t)l * (size_t)c->n_ctx + (size_t)pos) * (size_t)c->model->kv_dim;
+	size_t v = ((size_t)l * (size_t)c->n_ctx + (size_t)pos) * (size_t)c->model->kv_dim +
+		(size_t)i;
+
+	return (char *)cache + v * c->kv_elem;
 }
+
+/* Row pos of layer l = src (kv_dim), converted to the cache's type. */
+void llorch_kv_store(llorch_ctx *c, void *cache, int32_t l, int32_t pos, const float *src);
 
 /* Checks ids and room before anything is evaluated. */
 llorch_status llorch_ctx_check_tokens(const llorch_ctx *c, const int32_t *tokens, int32_t n);

@@ -67,6 +67,8 @@ SEQ='[1,5,9,3,100,27,64,2,0,127,17,33]'
 	run -64 llorch-forward -m x.gguf --dump nothing
 	run -64 llorch-forward -m x.gguf --threads 0
 	run -64 llorch-forward -m x.gguf --top 3 --logits base64
+	run -64 llorch-forward -m x.gguf --kv-type q8_0
+	[[ "$output" == *"--kv-type: 'q8_0' is not a KV cache type (f32 or f16)"* ]]
 	run -66 llorch-forward -m "$BATS_TEST_TMPDIR/absent.gguf"
 	echo "not a gguf file at all" > "$BATS_TEST_TMPDIR/junk.gguf"
 	run -65 llorch-forward -m "$BATS_TEST_TMPDIR/junk.gguf"
@@ -199,6 +201,23 @@ PY
 				$NUMPY_PY '$REF/check_forward.py' --model '$BATS_FILE_TMPDIR/$arch-$ty.gguf' --tol $tol"
 			echo "# $arch $ty decode max $(echo "$output" | python3 -c 'import sys,json; print(max(json.loads(l)["max_err"] for l in sys.stdin))')" >&3
 		done
+	done
+}
+
+@test "--kv-type f16: every layer within 2e-5 of NumPy rounding the cache to half precision, prompt and decode; the f32 model is further off" {
+	need_numpy
+	for arch in gpt2 llama; do
+		m="$BATS_FILE_TMPDIR/$arch-F32.gguf"
+		for path in "" --ref; do
+			run -0 bash -c "echo '{\"tokens\":$SEQ}' | llorch-forward -m '$m' -d all --kv-type f16 $path |
+				$NUMPY_PY '$REF/check_forward.py' --model '$m' --kv-type f16 --tol 2e-5"
+			echo "# $arch ${path:-fast} f16 cache: $output" >&3
+			# the rounding is real: the f32 model misses by more
+			run -1 bash -c "echo '{\"tokens\":$SEQ}' | llorch-forward -m '$m' -d all --kv-type f16 $path |
+				$NUMPY_PY '$REF/check_forward.py' --model '$m' --tol 2e-5"
+		done
+		run -0 bash -c "$(declare -f growing); growing '$SEQ' | llorch-forward -m '$m' -t 2 --kv-type f16 |
+			$NUMPY_PY '$REF/check_forward.py' --model '$m' --kv-type f16 --tol 2e-5"
 	done
 }
 

@@ -143,6 +143,15 @@ size_t cli_parse_max_line(const char *arg)
 	return (size_t)v;
 }
 
+llorch_dtype cli_parse_kv_type(const char *arg, const char *src)
+{
+	if (strcmp(arg, "f32") == 0)
+		return LLORCH_DT_F32;
+	if (strcmp(arg, "f16") == 0)
+		return LLORCH_DT_F16;
+	cli_usage("%s: '%s' is not a KV cache type (f32 or f16)", src, arg);
+}
+
 const char *cli_getenv(const char *name, ...)
 {
 	va_list ap;

@@ -40,6 +40,7 @@ int oneshot_run(worker *w)
 
 	cp.n_ctx = (int32_t)o->ctx;
 	cp.n_threads = (int32_t)o->threads;
+	cp.kv_type = o->kv_type;
 	st = llorch_ctx_new(w->model, &cp, &ctx);
 	if (st != LLORCH_OK)
 		cli_die_status(st, "context");

@@ -19,6 +19,7 @@ enum {
 	OPT_MAX_CONNECTIONS, OPT_IDLE_TIMEOUT, OPT_JOB_TIMEOUT, OPT_SHUTDOWN_TIMEOUT,
 	OPT_PROMPT_CACHE, OPT_NO_PROMPT_CACHE, OPT_LOG_PROMPTS, OPT_LOG_LEVEL, OPT_STDIO,
 	OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_MIN_P, OPT_REPEAT_PENALTY, OPT_STOP,
+	OPT_KV_TYPE,
 };
 
 static const struct option long_opts[] = {
@@ -31,6 +32,7 @@ static const struct option long_opts[] = {
 	{"callback-timeout", required_argument, NULL, OPT_CALLBACK_TIMEOUT},
 	{"threads", required_argument, NULL, 't'},
 	{"ctx", required_argument, NULL, 'c'},
+	{"kv-type", required_argument, NULL, OPT_KV_TYPE},
 	{"slots", required_argument, NULL, OPT_SLOTS},
 	{"queue", required_argument, NULL, OPT_QUEUE},
 	{"api-key", required_argument, NULL, OPT_API_KEY},
@@ -77,6 +79,8 @@ static const char usage_text[] =
 	"  -m, --model PATH          GGUF model (also MODEL_PATH)\n"
 	"  -t, --threads N           threads per forward pass (0: all cores) [0]\n"
 	"  -c, --ctx N               context length per slot (0: the model's) [0]\n"
+	"      --kv-type TYPE        KV cache values, f32 or f16 (half the memory,\n"
+	"                            faster decode on long contexts) [f32]\n"
 	"      --slots N             concurrent generations, each with its own KV cache [1]\n"
 	"      --queue N             requests waiting for a slot before 503 [8]\n"
 	"      --prompt-cache        reuse a slot's KV cache for a shared prompt prefix\n"
@@ -172,6 +176,7 @@ static void set_option(serve_opts *o, int id, const char *v, const char *src)
 	case OPT_CALLBACK_TIMEOUT: o->callback_timeout = need_double(v, 0.1, 600, src); break;
 	case 't': o->threads = need_long(v, 0, 1024, src); break;
 	case 'c': o->ctx = need_long(v, 0, LLORCH_MAX_CTX, src); break;
+	case OPT_KV_TYPE: o->kv_type = cli_parse_kv_type(v, src); break;
 	case OPT_SLOTS: o->slots = need_long(v, 1, 64, src); break;
 	case OPT_QUEUE: o->queue = need_long(v, 0, 4096, src); break;
 	case OPT_API_KEY:

@@ -585,6 +585,7 @@ int sched_new(worker *w, sched **out)
 	}
 	cp.n_ctx = (int32_t)o->ctx;
 	cp.n_threads = (int32_t)o->threads;
+	cp.kv_type = o->kv_type;
 	for (int i = 0; i < s->n_slots; i++) {
 		slot *sl = &s->slots[i];
 		llorch_status st = llorch_ctx_new(w->model, &cp, &sl->ctx);

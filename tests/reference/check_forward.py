@@ -60,6 +60,8 @@ def main():
     src.add_argument("--model")
     src.add_argument("--llama2c")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--kv-type", choices=("f32", "f16"), default="f32",
+                    help="the KV cache type the answers were computed with")
     args = ap.parse_args()
     meta, w = read_gguf(args.model) if args.model else read_llama2c(args.llama2c)
     bad = False
@@ -71,7 +73,7 @@ def main():
             print(json.dumps({"error": "not an answer: " + line[:200]}))
             sys.exit(2)
         toks = o["tokens"]
-        ref = forward(meta, w, toks)
+        ref = forward(meta, w, toks, args.kv_type)
         errs = {}
         for name, val in o.get("dump", {}).items():
             if name in LAYER_NAMES:

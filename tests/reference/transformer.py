@@ -12,7 +12,7 @@ original model code, not from llorch's C:
 The whole sequence is computed at once with a causal mask (the C code works
 incrementally over a KV cache): a different route to the same numbers.
 
-forward(meta, tensors, tokens) returns {name: array}: "embd", "output_norm",
+forward(meta, tensors, tokens[, kv_type]) returns {name: array}: "embd", "output_norm",
 "logits" are (n_pos, dim); the per-layer ones (n_layer, n_pos, dim).
 """
 import numpy as np
@@ -74,7 +74,15 @@ def _hp(meta, arch, key, default=None):
     return v
 
 
-def forward(meta, w, tokens):
+def _cached(x, kv_type):
+    """x as a KV cache of kv_type holds it: 'f16' rounds to half precision
+    (through float32, as the C code computes it), 'f32' keeps it."""
+    if kv_type == "f16":
+        return x.astype(np.float32).astype(np.float16).astype(x.dtype)
+    return x
+
+
+def forward(meta, w, tokens, kv_type="f32"):
     arch = meta["general.architecture"]
     n_layer = _hp(meta, arch, "block_count")
     n_head = _hp(meta, arch, "attention.head_count")
@@ -103,8 +111,8 @@ def forward(meta, w, tokens):
             kvd = (qkv.shape[1] - e) // 2
             q, k, v = qkv[:, :e], qkv[:, e:e + kvd], qkv[:, e + kvd:]
             rep = n_head // n_head_kv
-            k = np.repeat(_heads(k, n_head_kv), rep, axis=0)
-            v = np.repeat(_heads(v, n_head_kv), rep, axis=0)
+            k = np.repeat(_heads(_cached(k, kv_type), n_head_kv), rep, axis=0)
+            v = np.repeat(_heads(_cached(v, kv_type), n_head_kv), rep, axis=0)
             a = lin(_causal_attention(_heads(q, n_head), k, v), b + "attn_output")
             acts["attn_out"].append(a)
             x = x + a
@@ -128,8 +136,9 @@ def forward(meta, w, tokens):
             h = _rms_norm(x, w[b + "attn_norm.weight"], eps)
             acts["attn_norm"].append(h)
             q = _rope(_heads(lin(h, b + "attn_q"), n_head), pos, rope_dim, base)
-            k = _rope(_heads(lin(h, b + "attn_k"), n_head_kv), pos, rope_dim, base)
-            v = _heads(lin(h, b + "attn_v"), n_head_kv)
+            k = _cached(_rope(_heads(lin(h, b + "attn_k"), n_head_kv), pos, rope_dim, base),
+                        kv_type)
+            v = _cached(_heads(lin(h, b + "attn_v"), n_head_kv), kv_type)
             rep = n_head // n_head_kv
             k = np.repeat(k, rep, axis=0)
             v = np.repeat(v, rep, axis=0)

@@ -475,6 +475,75 @@ static void test_long_prompt_tiles(void **state)
 	}
 }
 
+static llorch_ctx *new_ctx_kv(const llorch_model *m, int threads, llorch_dtype kv_type)
+{
+	llorch_ctx_params p = llorch_ctx_default_params();
+	llorch_ctx *c = NULL;
+
+	p.n_threads = threads;
+	p.kv_type = kv_type;
+	assert_int_equal(llorch_ctx_new(m, &p, &c), LLORCH_OK);
+	assert_int_equal(llorch_ctx_kv_type(c), kv_type);
+	return c;
+}
+
+/* An f16 KV cache: the fast pass (prompt tiles, then one-token decode, on
+ * 3 threads) against the reference with the same cache type, which rounds
+ * each stored key and value with the scalar conversion; against an f32
+ * cache it differs (the rounding is real) but little; half the cache
+ * bytes; types other than f32 and f16 refused. */
+static void test_kv_f16(void **state)
+{
+	enum { N_PROMPT = 40, N_DECODE = 5, N = N_PROMPT + N_DECODE };
+	int32_t toks[N];
+
+	(void)state;
+	for (int32_t i = 0; i < N; i++)
+		toks[i] = seq[i % N_SEQ] ^ (i / N_SEQ);
+	for (int arch = 0; arch < 2; arch++) {
+		spec s = small(arch ? "llama" : "gpt2", LLORCH_DT_F32);
+		llorch_model *m = load_spec(&s);
+		size_t V = (size_t)llorch_model_hparams(m)->n_vocab;
+		float *a = malloc(N * V * sizeof *a), *ref = malloc(N * V * sizeof *ref);
+		float *f32 = malloc(N * V * sizeof *f32);
+		llorch_ctx *c = new_ctx_kv(m, 3, LLORCH_DT_F16), *cr = new_ctx_kv(m, 1, LLORCH_DT_F16);
+		llorch_ctx *c32 = new_ctx_kv(m, 3, LLORCH_DT_F32);
+
+		assert_true(a && ref && f32);
+		assert_int_equal(llorch_ctx_eval(c, toks, N_PROMPT, a, true), LLORCH_OK);
+		assert_int_equal(llorch_ctx_eval(c32, toks, N_PROMPT, f32, true), LLORCH_OK);
+		for (int32_t i = N_PROMPT; i < N; i++) {
+			assert_int_equal(llorch_ctx_eval(c, toks + i, 1, a + i * V, false), LLORCH_OK);
+			assert_int_equal(llorch_ctx_eval(c32, toks + i, 1, f32 + i * V, false),
+					LLORCH_OK);
+		}
+		assert_int_equal(llorch_ctx_eval_ref(cr, toks, N, ref, true), LLORCH_OK);
+		double err = max_rel(a, ref, N * V), off = max_rel(a, f32, N * V);
+		if (err > 1e-4)
+			fail_msg("%s: f16 cache %g from the reference", s.arch, err);
+		if (off == 0 || off > 1e-2)
+			fail_msg("%s: f16 cache %g from the f32 cache", s.arch, off);
+		/* (layers, n_ctx, kv_dim) keys and values, 2 bytes each instead of 4 */
+		size_t kv = (size_t)s.layer * (size_t)llorch_ctx_n_ctx(c) * 2 *
+			(size_t)(s.embd / s.head * s.head_kv);
+		assert_int_equal(llorch_ctx_memory_bytes(c32) - llorch_ctx_memory_bytes(c), kv * 2);
+		llorch_ctx_free(c);
+		llorch_ctx_free(cr);
+		llorch_ctx_free(c32);
+		free(a);
+		free(ref);
+		free(f32);
+
+		llorch_ctx_params p = llorch_ctx_default_params();
+		p.kv_type = LLORCH_DT_Q8_0;
+		assert_int_equal(llorch_ctx_new(m, &p, &c), LLORCH_E_RANGE);
+		assert_non_null(strstr(llorch_last_error(), "KV cache type q8_0"));
+		p.kv_type = (llorch_dtype)12345;
+		assert_int_equal(llorch_ctx_new(m, &p, &c), LLORCH_E_RANGE);
+		llorch_model_free(m);
+	}
+}
+
 static void test_range_errors(void **state)
 {
 	(void)state;
@@ -709,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_reuse_and_determinism),
 		cmocka_unit_test(test_all_logits_and_batches),
 		cmocka_unit_test(test_long_prompt_tiles),
+		cmocka_unit_test(test_kv_f16),
 		cmocka_unit_test(test_range_errors),
 		cmocka_unit_test(test_eval_batch),
 		cmocka_unit_test(test_abort_and_dump),

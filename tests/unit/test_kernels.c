@@ -698,30 +698,61 @@ static double attn_tol(const float *q, const float *k, int64_t stride, int64_t h
 	return ((4.0 + (double)n_kv) * 1.2e-7 + 1e-6 + 2.0 * score_err) * vmax + 1e-30;
 }
 
+/* The cache in the type under test: kv (n floats) rounded to f16 in place
+ * when kv_type is F16, so that the float copy holds the very values the
+ * f16 copy returned holds; the float array itself otherwise. */
+static void *cache_of(llorch_dtype kv_type, float *kv, int64_t n)
+{
+	if (kv_type != LLORCH_DT_F16)
+		return kv;
+	uint16_t *h = malloc((size_t)n * sizeof *h);
+	assert_non_null(h);
+	for (int64_t i = 0; i < n; i++) {
+		h[i] = llorch_fp32_to_fp16(kv[i]);
+		kv[i] = llorch_fp16_to_fp32(h[i]);
+	}
+	return h;
+}
+
+static const llorch_dtype kv_types[] = {LLORCH_DT_F32, LLORCH_DT_F16};
+
 static void attn_all(llorch_threadpool *const *pools)
 {
 	static const int64_t hds[] = {1, 16, 37, 64, 80, 128};
 	static const int64_t n_kvs[] = {1, 2, 17, 300};
 
 	(void)pools;
+	for (size_t ti = 0; ti < 2; ti++)
 	for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
 		for (size_t b = 0; b < sizeof n_kvs / sizeof *n_kvs; b++) {
+			llorch_dtype kt = kv_types[ti];
 			int64_t hd = hds[a], n_kv = n_kvs[b], stride = 3 * hd + 5;
 			float *q = random_x(hd), *kv = random_x(2 * n_kv * stride);
 			float *k = kv, *v = kv + n_kv * stride;
+			void *cache = cache_of(kt, kv, 2 * n_kv * stride);
+			size_t elem = kt == LLORCH_DT_F16 ? 2 : 4;
+			const void *kc = cache, *vc = (const char *)cache + (size_t)(n_kv * stride) * elem;
 			float *scores = malloc((size_t)n_kv * sizeof *scores);
 			float *out = malloc((size_t)hd * sizeof *out), *want = malloc((size_t)hd * sizeof *want);
+			float *want_t = malloc((size_t)hd * sizeof *want_t);
 			float vmax = 0;
-			assert_true(scores && out && want);
+			assert_true(scores && out && want && want_t);
 			for (int64_t i = 0; i < n_kv * stride; i++)
 				vmax = fmaxf(vmax, fabsf(v[i]));
 			/* a large scale makes the softmax peaky: max subtraction matters */
 			float scale = b % 2 ? 4.0f : 0.125f;
-			llorch_attn_row(q, k, v, stride, hd, n_kv, scale, scores, out);
-			llorch_attn_row_ref(q, k, v, stride, hd, n_kv, scale, want);
+			llorch_attn_row(kt, q, kc, vc, stride, hd, n_kv, scale, scores, out);
+			llorch_attn_row_ref(LLORCH_DT_F32, q, k, v, stride, hd, n_kv, scale, want);
+			/* the reference reads the typed cache as the float one */
+			llorch_attn_row_ref(kt, q, kc, vc, stride, hd, n_kv, scale, want_t);
+			assert_memory_equal(want, want_t, (size_t)hd * sizeof *want);
 			for (int64_t d = 0; d < hd; d++)
-				check_close("attn", LLORCH_DT_F32, 1, hd, d, out[d], want[d],
+				check_close(kt == LLORCH_DT_F16 ? "attn f16" : "attn", LLORCH_DT_F32, 1, hd,
+						d, out[d], want[d],
 						attn_tol(q, k, stride, hd, n_kv, scale, vmax));
+			if (cache != kv)
+				free(cache);
+			free(want_t);
 			free(want);
 			free(out);
 			free(scores);
@@ -748,13 +779,18 @@ static void attn_tile_all(llorch_threadpool *const *pools)
 	};
 
 	(void)pools;
+	for (size_t ti = 0; ti < 2; ti++)
 	for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
 		for (size_t b = 0; b < sizeof tiles / sizeof *tiles; b++) {
+			llorch_dtype kt = kv_types[ti];
 			int64_t hd = hds[a], pos0 = tiles[b].pos0, n_kv = pos0 + tiles[b].n_q;
 			int n_q = tiles[b].n_q;
 			int64_t stride = 3 * hd + 5, q_stride = hd + 3, out_stride = 2 * hd + 1;
 			float *q = random_x(q_stride * n_q), *kv = random_x(2 * n_kv * stride);
 			float *k = kv, *v = kv + n_kv * stride;
+			void *cache = cache_of(kt, kv, 2 * n_kv * stride);
+			size_t elem = kt == LLORCH_DT_F16 ? 2 : 4;
+			const void *kc = cache, *vc = (const char *)cache + (size_t)(n_kv * stride) * elem;
 			float *scratch = malloc(llorch_attn_tile_scratch(hd, n_kv) * sizeof *scratch);
 			float *out = malloc((size_t)(out_stride * n_q) * sizeof *out);
 			float *want = malloc((size_t)hd * sizeof *want);
@@ -765,19 +801,23 @@ static void attn_tile_all(llorch_threadpool *const *pools)
 			for (int64_t i = 0; i < out_stride * n_q; i++)
 				out[i] = NAN;
 			float scale = b % 2 ? 4.0f : 0.125f;
-			llorch_attn_tile(q, q_stride, k, v, stride, hd, pos0, n_q, scale, scratch, out,
-					out_stride);
+			llorch_attn_tile(kt, q, q_stride, kc, vc, stride, hd, pos0, n_q, scale, scratch,
+					out, out_stride);
 			for (int i = 0; i < n_q; i++) {
 				const float *qi = q + i * q_stride;
 				double tol = attn_tol(qi, k, stride, hd, pos0 + i + 1, scale, vmax);
-				llorch_attn_row_ref(qi, k, v, stride, hd, pos0 + i + 1, scale, want);
+				llorch_attn_row_ref(LLORCH_DT_F32, qi, k, v, stride, hd, pos0 + i + 1, scale,
+						want);
 				for (int64_t d = 0; d < hd; d++)
-					check_close("attn_tile", LLORCH_DT_F32, 1, hd, pos0 + i,
-							out[i * out_stride + d], want[d], tol);
+					check_close(kt == LLORCH_DT_F16 ? "attn_tile f16" : "attn_tile",
+							LLORCH_DT_F32, 1, hd, pos0 + i, out[i * out_stride + d],
+							want[d], tol);
 				/* the gaps between output rows are left alone */
 				for (int64_t d = hd; d < out_stride && i + 1 < n_q; d++)
 					assert_true(isnan(out[i * out_stride + d]));
 			}
+			if (cache != kv)
+				free(cache);
 			free(want);
 			free(out);
 			free(scratch);
@@ -790,6 +830,46 @@ static void test_attn_tile(void **state)
 {
 	(void)state;
 	for_each_level(attn_tile_all);
+}
+
+/* The f16 rows a cache stores: every level gives llorch_fp32_to_fp16's
+ * bits, over normal, subnormal, overflowing and halfway values and across
+ * a vector tail. */
+static void to_f16_all(llorch_threadpool *const *pools)
+{
+	static const float special[] = {
+		0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65520.0f, 1e6f, -1e6f, 6.1e-5f, 5.96e-8f,
+		2.98e-8f, 1e-10f, 1.00048828125f, 1.00146484375f, INFINITY, -INFINITY,
+	};
+	int64_t n = 16 * 7 + 5;
+	float *x = random_x(n);
+	uint16_t *got = malloc((size_t)n * sizeof *got);
+
+	(void)pools;
+	assert_true(x && got);
+	for (size_t i = 0; i < sizeof special / sizeof *special; i++)
+		x[3 * i] = special[i];
+	for (int64_t i = 0; i < n; i++)
+		if (i % 3)
+			x[i] *= i % 2 ? 1e-6f : 300.0f;
+	for (int64_t len = 0; len <= n; len += len < 40 ? 1 : 17) {
+		memset(got, 0xab, (size_t)n * sizeof *got);
+		llorch_vec_to_f16(x, got, len);
+		for (int64_t i = 0; i < len; i++)
+			if (got[i] != llorch_fp32_to_fp16(x[i]))
+				fail_msg("%s: to_f16(%a) = 0x%04x, want 0x%04x", llorch_simd_level(),
+						(double)x[i], got[i], llorch_fp32_to_fp16(x[i]));
+		for (int64_t i = len; i < n; i++)
+			assert_int_equal(got[i], 0xabab);
+	}
+	free(got);
+	free(x);
+}
+
+static void test_to_f16(void **state)
+{
+	(void)state;
+	for_each_level(to_f16_all);
 }
 
 /* Activations against the double-precision reference, over a range wide
@@ -983,6 +1063,7 @@ int main(void)
 		cmocka_unit_test(test_batch_equals_single),
 		cmocka_unit_test(test_attn_row),
 		cmocka_unit_test(test_attn_tile),
+		cmocka_unit_test(test_to_f16),
 		cmocka_unit_test(test_activations),
 		cmocka_unit_test(test_norms),
 	};
