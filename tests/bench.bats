@@ -73,6 +73,8 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 4 ]
 	grep -q -- "-m $BUILD/bench-models/tiny-q8_0.gguf -p 512 -n 128 -t 1 -r 1 -o json" "$FAKE_LLAMA_BENCH_LOG"
 	[[ $output == *"llama pp |  llama tg |    pp x |    tg x |"* ]]
+	# our figures with an f16 KV cache, as llama-bench's
+	[[ $output == *"; KV cache f16; "* ]]
 	n=0
 	for type in q8_0 f16; do
 		row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| $type ")
@@ -114,9 +116,10 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	need_vocab
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
 	LLORCH_BENCH_TYPES="q8_0 f32" LLORCH_BENCH_DEPTHS="0 64 1000" LLORCH_BENCH_RUNS=1 \
-	LLORCH_BENCH_THREADS=1 LLORCH_BENCH_GNUPLOT=no-such-gnuplot \
+	LLORCH_BENCH_THREADS=1 LLORCH_BENCH_GNUPLOT=no-such-gnuplot LLORCH_BENCH_KV=f32 \
 		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD"
 	echo "$output"; echo "stderr: $stderr"
+	[[ $output == *"; KV cache f32; "* ]]
 	[[ $output == *"# plot skipped: gnuplot is not installed"* ]]
 	[[ $output == *"|    depth |     q8_0 |      f32 |"* ]]
 	# 1000 is lowered to fit the context of 512 with 32 steps
@@ -125,6 +128,7 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 		[[ $row =~ ^\|\ +$d\ \|\ +[0-9]+\.[0-9]\ \|\ +[0-9]+\.[0-9]\ \|$ ]]
 	done
 	[ -s "$BUILD/bench-depth.dat" ]
+	LLORCH_BENCH_KV=q8_0 run -64 "$REPO/tests/bench/run" "$BUILD"
 	if command -v gnuplot >/dev/null; then
 		LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
 		LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_DEPTHS="0 64" LLORCH_BENCH_RUNS=1 \

@@ -192,6 +192,7 @@ typedef struct {
 	const char *path;
 	int threads, n_prompt, n_gen, n_batch, runs;
 	int stream_mib;   /* > 0: measure the bandwidth before each decode run */
+	llorch_dtype kv_type;
 } model_opts;
 
 static llorch_ctx *new_ctx(const llorch_model *m, const model_opts *o, int32_t n_ctx)
@@ -202,6 +203,7 @@ static llorch_ctx *new_ctx(const llorch_model *m, const model_opts *o, int32_t n
 	p.n_ctx = n_ctx;
 	p.n_threads = o->threads;
 	p.n_batch = o->n_prompt > 0 ? o->n_prompt : 512;
+	p.kv_type = o->kv_type;
 	if (llorch_ctx_new(m, &p, &c) != LLORCH_OK)
 		die("context");
 	return c;
@@ -316,11 +318,12 @@ static int run_model(const model_opts *o)
 	printf("{\"model\":\"%s\",\"threads\":%d,\"simd\":\"%s\",\"weight_bytes\":%zu,"
 			"\"n_prompt\":%d,\"n_gen\":%d,\"pp_tok_s\":%.2f,\"tg_tok_s\":%.2f,"
 			"\"batch\":%d,\"batch_tok_s\":%.2f,\"first_token_ms\":%.1f,\"peak_rss_kb\":%ld,"
-			"\"stream_gbs\":%.2f,\"tg_of_bound\":%.4f}\n",
+			"\"stream_gbs\":%.2f,\"tg_of_bound\":%.4f,\"kv_type\":\"%s\"}\n",
 			llorch_model_name(m), o->threads, llorch_simd_level(),
 			wbytes, n_prompt, n_gen, median(pp, o->runs),
 			median(tg, o->runs), nb, median(bt, o->runs), median(ttft, o->runs),
-			ru.ru_maxrss, median(gbs, o->runs), median(of_bound, o->runs));
+			ru.ru_maxrss, median(gbs, o->runs), median(of_bound, o->runs),
+			llorch_dtype_name(o->kv_type));
 	llorch_model_free(m);
 	free(toks);
 	free(logits);
@@ -331,10 +334,11 @@ static int usage(void)
 {
 	fputs("usage: bench stream [-t THREADS] [-M MIB]\n"
 	      "       bench model -m MODEL.gguf [-t THREADS] [-p N_PROMPT] [-n N_GEN]"
-	      " [-b BATCH] [-r RUNS] [-S MIB]\n"
+	      " [-b BATCH] [-r RUNS] [-S MIB] [-K KV_TYPE]\n"
 	      "       bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n N_GEN] [-T TEMP]"
-	      " [-k TOP_K] [-s SEED] [-r RUNS] [-o TEXT_FILE]\n"
-	      "       bench depth -m MODEL.gguf [-t THREADS] [-d DEPTH,...] [-n N_GEN] [-r RUNS]\n",
+	      " [-k TOP_K] [-s SEED] [-r RUNS] [-o TEXT_FILE] [-K KV_TYPE]\n"
+	      "       bench depth -m MODEL.gguf [-t THREADS] [-d DEPTH,...] [-n N_GEN] [-r RUNS]"
+	      " [-K KV_TYPE]\n",
 	      stderr);
 	return 64;
 }
@@ -348,7 +352,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:M:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:p:n:b:r:P:o:d:T:k:s:M:S:K:")) != -1) {
 		switch (opt) {
 		case 'm': o.path = optarg; break;
 		case 't': o.threads = atoi(optarg); break;
@@ -364,6 +368,11 @@ int main(int argc, char **argv)
 		case 's': g.seed = strtoull(optarg, NULL, 10); break;
 		case 'M': mib = atoi(optarg); break;
 		case 'S': o.stream_mib = atoi(optarg); break;
+		case 'K':
+			if (!llorch_dtype_from_name(optarg, &o.kv_type))
+				return usage();
+			g.kv_type = o.kv_type;
+			break;
 		default: return usage();
 		}
 	}

@@ -24,6 +24,7 @@ typedef struct {
 	int threads, n_gen, runs, top_k;
 	double temperature;
 	uint64_t seed;
+	llorch_dtype kv_type;
 } gen_opts;
 
 /* bench gen: llorch_generate's tokens/s, one JSON line per run. */

@@ -63,6 +63,7 @@ int run_gen(const gen_opts *o)
 	if (llorch_model_load(o->model, &m) != LLORCH_OK)
 		die(o->model);
 	cp.n_threads = o->threads;
+	cp.kv_type = o->kv_type;
 	if (llorch_ctx_new(m, &cp, &c) != LLORCH_OK)
 		die("context");
 	p.max_tokens = o->n_gen;
@@ -122,6 +123,7 @@ int run_depth(const gen_opts *o)
 		die(o->model);
 	int32_t V = llorch_model_hparams(m)->n_vocab;
 	cp.n_threads = o->threads;
+	cp.kv_type = o->kv_type;
 	if (llorch_ctx_new(m, &cp, &c) != LLORCH_OK)
 		die("context");
 	int32_t n_ctx = llorch_ctx_n_ctx(c);
