@@ -73,8 +73,8 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	if (p->n_batch < 0)
 		return llorch_error(LLORCH_E_RANGE, "n_batch %d is negative", p->n_batch);
 	if (p->kv_type != LLORCH_DT_F32 && p->kv_type != LLORCH_DT_F16)
-		return llorch_error(LLORCH_E_RANGE, "KV cache type %s is not supported (f32 or f16)",
-				llorch_dtype_name(p->kv_type));
+		return llorch_error(LLORCH_E_RANGE, "KV cache type %s (id %d) is not supported "
+				"(f32 or f16)", llorch_dtype_name(p->kv_type), (int)p->kv_type);
 	int32_t n_ctx = p->n_ctx ? p->n_ctx : hp->n_ctx_train;
 	if (n_ctx > LLORCH_MAX_CTX)
 		n_ctx = LLORCH_MAX_CTX;
