@@ -100,7 +100,9 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 {
 	int64_t j = 0;
 
-	for (; j + 4 <= n_kv; j += 4) {
+	for (j = 0; j < KV_AHEAD && j < n_kv; j++)
+		prefetch_kv(kt, kv_at(kt, k, j, kv_stride), hd);
+	for (j = 0; j + 4 <= n_kv; j += 4) {
 		for (int64_t a = j + KV_AHEAD; a < j + KV_AHEAD + 4 && a < n_kv; a++)
 			prefetch_kv(kt, kv_at(kt, k, a, kv_stride), hd);
 		dot4(kt, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);

@@ -684,6 +684,20 @@ void llorch_attn_row(llorch_dtype kv_type, const float *q, const void *k, const 
 	kernels()->attn_row(kernel_index(kv_type), q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 }
 
+void llorch_attn_prefetch(llorch_dtype kv_type, const void *k, int64_t kv_stride, int64_t hd,
+		int64_t n_kv)
+{
+	size_t elem = kv_type == LLORCH_DT_F16 ? sizeof(uint16_t) : sizeof(float);
+	size_t bytes = (size_t)hd * elem;
+
+	for (int64_t j = 0; j < n_kv && j < LLORCH_ATTN_LEAD; j++) {
+		const char *row = (const char *)k + (size_t)(j * kv_stride) * elem;
+		for (size_t o = 0; o < bytes; o += 64)
+			__builtin_prefetch(row + o, 0, 3);
+		__builtin_prefetch(row + bytes - 1, 0, 3);
+	}
+}
+
 void llorch_attn_tile(llorch_dtype kv_type, const float *q, int64_t q_stride, const void *k,
 		const void *v, int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
 		float *scratch, float *out, int64_t out_stride)

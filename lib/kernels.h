@@ -52,6 +52,11 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
  * scores: n_kv floats of scratch. n_kv >= 1. */
 void llorch_attn_row(llorch_dtype kv_type, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+/* Prefetches the first keys (up to LLORCH_ATTN_LEAD of n_kv) of a cache
+ * laid out as for llorch_attn_row, for a unit of attention about to run. */
+#define LLORCH_ATTN_LEAD 16
+void llorch_attn_prefetch(llorch_dtype kv_type, const void *k, int64_t kv_stride, int64_t hd,
+		int64_t n_kv);
 /* Query rows per llorch_attn_tile. */
 #define LLORCH_ATTN_TILE 32
 
