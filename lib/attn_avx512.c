@@ -27,12 +27,15 @@ INLINE __m512 load_kv(int kt, const void *p, int64_t i, __mmask16 m)
 	return _mm512_maskz_loadu_ps(m, (const float *)p + i);
 }
 
+INLINE size_t kv_elem(int kt)
+{
+	return kt == LLORCH_KT_F16 ? sizeof(uint16_t) : sizeof(float);
+}
+
 /* Row j of a cache whose rows are kv_stride values apart. */
 INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
 {
-	size_t elem = kt == LLORCH_KT_F16 ? sizeof(uint16_t) : sizeof(float);
-
-	return (const char *)p + (size_t)(j * kv_stride) * elem;
+	return (const char *)p + (size_t)(j * kv_stride) * kv_elem(kt);
 }
 
 /* Keys ahead of the one being read that are prefetched: a head's run of
@@ -41,15 +44,12 @@ INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
  * late. */
 #define KV_AHEAD 32
 
-/* The lines of hd values of a row at p, into L1. */
-INLINE void prefetch_kv(int kt, const void *p, int64_t hd)
+/* Rows j0 .. j1 - 1 (below n_kv) of a head's cache, hd values each. */
+INLINE void prefetch_kv(int kt, const void *p, int64_t kv_stride, int64_t hd, int64_t j0,
+		int64_t j1, int64_t n_kv)
 {
-	size_t bytes = (size_t)hd * (kt == LLORCH_KT_F16 ? sizeof(uint16_t) : sizeof(float));
-	const char *c = p;
-
-	for (size_t o = 0; o < bytes; o += 64)
-		_mm_prefetch(c + o, _MM_HINT_T0);
-	_mm_prefetch(c + bytes - 1, _MM_HINT_T0);
+	llorch_prefetch_rows(p, (size_t)kv_stride * kv_elem(kt), (size_t)hd * kv_elem(kt), j0,
+			j1 < n_kv ? j1 : n_kv);
 }
 
 /* q . k over hd values, masked loads for the tail. */
@@ -100,17 +100,14 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 {
 	int64_t j = 0;
 
-	for (j = 0; j < KV_AHEAD && j < n_kv; j++)
-		prefetch_kv(kt, kv_at(kt, k, j, kv_stride), hd);
+	prefetch_kv(kt, k, kv_stride, hd, 0, KV_AHEAD, n_kv);
 	for (j = 0; j + 4 <= n_kv; j += 4) {
-		for (int64_t a = j + KV_AHEAD; a < j + KV_AHEAD + 4 && a < n_kv; a++)
-			prefetch_kv(kt, kv_at(kt, k, a, kv_stride), hd);
+		prefetch_kv(kt, k, kv_stride, hd, j + KV_AHEAD, j + KV_AHEAD + 4, n_kv);
 		dot4(kt, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
 	}
 	for (; j < n_kv; j++)
 		scores[j] = dot(kt, q, kv_at(kt, k, j, kv_stride), hd) * scale;
-	for (j = 0; j < KV_AHEAD && j < n_kv; j++)
-		prefetch_kv(kt, kv_at(kt, v, j, kv_stride), hd);
+	prefetch_kv(kt, v, kv_stride, hd, 0, KV_AHEAD, n_kv);
 	__m512 vmax = _mm512_set1_ps(-INFINITY);
 	for (j = 0; j < n_kv; j += 16)
 		vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(n_kv - j), scores + j));
@@ -134,8 +131,8 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 		for (j = 0; j < n_kv; j++) {
 			const void *vj = kv_at(kt, v, j, kv_stride);
 			__m512 p = _mm512_set1_ps(scores[j]);
-			if (d == 0 && j + KV_AHEAD < n_kv)
-				prefetch_kv(kt, kv_at(kt, v, j + KV_AHEAD, kv_stride), hd);
+			if (d == 0)
+				prefetch_kv(kt, v, kv_stride, hd, j + KV_AHEAD, j + KV_AHEAD + 1, n_kv);
 			a0 = _mm512_fmadd_ps(p, load_kv(kt, vj, d, m0), a0);
 			a1 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 16, m1), a1);
 			a2 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 32, m2), a2);

@@ -687,15 +687,10 @@ void llorch_attn_row(llorch_dtype kv_type, const float *q, const void *k, const 
 void llorch_attn_prefetch(llorch_dtype kv_type, const void *k, int64_t kv_stride, int64_t hd,
 		int64_t n_kv)
 {
-	size_t elem = kv_type == LLORCH_DT_F16 ? sizeof(uint16_t) : sizeof(float);
-	size_t bytes = (size_t)hd * elem;
+	int kt = kernel_index(kv_type);
 
-	for (int64_t j = 0; j < n_kv && j < LLORCH_ATTN_LEAD; j++) {
-		const char *row = (const char *)k + (size_t)(j * kv_stride) * elem;
-		for (size_t o = 0; o < bytes; o += 64)
-			__builtin_prefetch(row + o, 0, 3);
-		__builtin_prefetch(row + bytes - 1, 0, 3);
-	}
+	llorch_prefetch_rows(k, kt_bytes(kt, kv_stride), kt_bytes(kt, hd), 0,
+			n_kv < LLORCH_ATTN_LEAD ? n_kv : LLORCH_ATTN_LEAD);
 }
 
 void llorch_attn_tile(llorch_dtype kv_type, const float *q, int64_t q_stride, const void *k,

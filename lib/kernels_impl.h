@@ -193,6 +193,22 @@ static inline int llorch_row_group(const uint8_t *W, size_t rb, int64_t r, int64
 	return nr;
 }
 
+/* Rows j0 .. j1 - 1 of a KV cache (rows stride bytes apart from p), bytes
+ * of each, on their way to L1: attention reads a few lines of each row, a
+ * stride the hardware prefetchers follow late. Always inlined: a call in
+ * the attention loops spills their accumulators (every vector register is
+ * caller-saved), which cost 40% of decode at depth 512. */
+static inline __attribute__((always_inline)) void llorch_prefetch_rows(const void *p,
+		size_t stride, size_t bytes, int64_t j0, int64_t j1)
+{
+	for (int64_t j = j0; j < j1; j++) {
+		const char *row = (const char *)p + (size_t)j * stride;
+		for (size_t o = 0; o < bytes; o += 64)
+			__builtin_prefetch(row + o, 0, 3);
+		__builtin_prefetch(row + bytes - 1, 0, 3);
+	}
+}
+
 /* IEEE half and bfloat16 to float, bit exact, for the portable kernels. */
 static inline float llorch_kh_fp16(uint16_t h)
 {
