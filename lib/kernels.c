@@ -323,12 +323,9 @@ static void take_grains(matvec_job *j, xq_cache *c, int ith)
 				break;
 			int64_t r1 = g->end - r0 < j->grain ? g->end : r0 + j->grain;
 			if (r0 != last) {
-				const char *p = (const char *)j->W + (size_t)r0 * j->row_bytes;
 				size_t n = (size_t)(r1 - r0) * j->row_bytes;
-				if (n > LLORCH_PREFETCH_BYTES)
-					n = LLORCH_PREFETCH_BYTES;
-				for (size_t o = 0; o < n; o += 64)
-					__builtin_prefetch(p + o, 0, 3);
+				llorch_prefetch_rows(j->W + (size_t)r0 * j->row_bytes, 0,
+						n < LLORCH_PREFETCH_BYTES ? n : LLORCH_PREFETCH_BYTES, 0, 1);
 			}
 			matvec_rows(j, r0, r1, c);
 			last = r1;

@@ -193,11 +193,12 @@ static inline int llorch_row_group(const uint8_t *W, size_t rb, int64_t r, int64
 	return nr;
 }
 
-/* Rows j0 .. j1 - 1 of a KV cache (rows stride bytes apart from p), bytes
- * of each, on their way to L1: attention reads a few lines of each row, a
- * stride the hardware prefetchers follow late. Always inlined: a call in
- * the attention loops spills their accumulators (every vector register is
- * caller-saved), which cost 40% of decode at depth 512. */
+/* Rows j0 .. j1 - 1 (rows stride bytes apart from p), bytes of each, on
+ * their way to L1: for attention, a few lines of each KV cache row, a
+ * stride the hardware prefetchers follow late; for a grain of weights, the
+ * start of one run. Always inlined: a call in the attention loops spills
+ * their accumulators (every vector register is caller-saved), which cost
+ * 40% of decode at depth 512. */
 static inline __attribute__((always_inline)) void llorch_prefetch_rows(const void *p,
 		size_t stride, size_t bytes, int64_t j0, int64_t j1)
 {
