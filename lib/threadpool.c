@@ -26,6 +26,7 @@
 typedef struct {
 	llorch_threadpool *pool;
 	int ith;
+	bool placed;             /* started on one CPU: widen to allowed after */
 } worker_arg;
 
 struct llorch_threadpool {
@@ -42,6 +43,7 @@ struct llorch_threadpool {
 	atomic_bool stop;
 	int64_t spin_ns;         /* 0 when threads outnumber cores */
 	int n_started;           /* workers actually created */
+	cpu_set_t allowed;       /* the caller's CPUs, when the workers were placed */
 };
 
 static inline void cpu_relax(void)
@@ -103,6 +105,10 @@ static void *worker_main(void *p)
 	llorch_threadpool *pool = wa->pool;
 	unsigned seen = 0;
 
+	/* Started where placed (see place_worker); from here on the scheduler
+	 * may move it like any thread. */
+	if (wa->placed)
+		sched_setaffinity(0, sizeof pool->allowed, &pool->allowed);
 	for (;;) {
 		unsigned g = spin_for_generation(&pool->generation, seen, pool->spin_ns);
 		if (g == seen) {
@@ -134,6 +140,35 @@ static void stop_workers(llorch_threadpool *p)
 		pthread_join(p->threads[i], NULL);
 }
 
+/* Where worker ith starts: the ith allowed CPU after the caller's. Left to
+ * the scheduler, a new worker started on its creator's CPU and stayed
+ * there, both threads at half speed, for the first 60-100 ms of every
+ * process (a spinning thread is always cache-hot, so the load balancer
+ * would not move it), which is most of a short prompt's time. Only the
+ * start is chosen: the worker then widens its affinity to all of the
+ * caller's CPUs (worker_main). */
+static bool place_worker(llorch_threadpool *p, int ith, pthread_attr_t *attr)
+{
+	int here = sched_getcpu(), n = CPU_COUNT(&p->allowed), pos = 0, k = 0;
+	cpu_set_t one;
+
+	if (here < 0 || n < 2 || !CPU_ISSET(here, &p->allowed))
+		return false;
+	for (int c = 0; c < here; c++)
+		pos += CPU_ISSET(c, &p->allowed) ? 1 : 0;
+	pos = (pos + ith) % n;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &p->allowed))
+			continue;
+		if (k++ == pos) {
+			CPU_ZERO(&one);
+			CPU_SET(c, &one);
+			return pthread_attr_setaffinity_np(attr, sizeof one, &one) == 0;
+		}
+	}
+	return false;
+}
+
 llorch_status llorch_threadpool_new(int n_threads, llorch_threadpool **out)
 {
 	llorch_threadpool *p;
@@ -148,6 +183,8 @@ llorch_status llorch_threadpool_new(int n_threads, llorch_threadpool **out)
 	p->n_threads = n_threads;
 	/* A spinning thread would take the core from the one it waits for. */
 	p->spin_ns = n_threads <= llorch_ncpu() ? SPIN_NS : 0;
+	if (sched_getaffinity(0, sizeof p->allowed, &p->allowed) != 0)
+		CPU_ZERO(&p->allowed);
 	atomic_init(&p->generation, 0);
 	atomic_init(&p->pending, 0);
 	atomic_init(&p->stop, false);
@@ -163,9 +200,13 @@ llorch_status llorch_threadpool_new(int n_threads, llorch_threadpool **out)
 		}
 	}
 	for (int i = 0; i < n_threads - 1; i++) {
+		pthread_attr_t attr;
 		p->args[i].pool = p;
 		p->args[i].ith = i + 1;
-		rc = pthread_create(&p->threads[i], NULL, worker_main, &p->args[i]);
+		pthread_attr_init(&attr);
+		p->args[i].placed = p->spin_ns > 0 && place_worker(p, i + 1, &attr);
+		rc = pthread_create(&p->threads[i], &attr, worker_main, &p->args[i]);
+		pthread_attr_destroy(&attr);
 		if (rc != 0) {
 			llorch_threadpool_free(p);
 			return llorch_error(LLORCH_E_NOMEM, "thread pool: cannot create thread %d: %s",

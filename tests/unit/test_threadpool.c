@@ -1,6 +1,9 @@
 /* The persistent thread pool: every thread index runs exactly once per run(),
- * runs follow each other without losing or repeating work, and the pool
- * shuts down cleanly whether or not it ever ran. */
+ * runs follow each other without losing or repeating work, the pool
+ * shuts down cleanly whether or not it ever ran, and workers placed on a
+ * CPU of their own at the start are left free to move after it. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -121,6 +124,58 @@ static void test_null_pool_runs_inline(void **state)
 	assert_int_equal(atomic_load(&j.bad_nth), 0);
 }
 
+typedef struct {
+	cpu_set_t mask[4];
+	int got[4];
+} mask_job;
+
+static void mask_fn(void *arg, int ith, int nth)
+{
+	mask_job *j = arg;
+
+	(void)nth;
+	j->got[ith] = sched_getaffinity(0, sizeof j->mask[ith], &j->mask[ith]) == 0;
+}
+
+/* Whatever CPU a worker started on, inside a job its affinity is the
+ * creator's: with all of this process's CPUs, and again with the creator
+ * restricted to two and to one (then nothing is placed). */
+static void test_workers_keep_callers_cpus(void **state)
+{
+	cpu_set_t all, want;
+
+	(void)state;
+	assert_int_equal(sched_getaffinity(0, sizeof all, &all), 0);
+	for (int limit = 0; limit < 3; limit++) {
+		want = all;
+		if (limit) {
+			int keep = limit == 1 ? 2 : 1, k = 0;
+			CPU_ZERO(&want);
+			for (int c = 0; c < CPU_SETSIZE && k < keep; c++)
+				if (CPU_ISSET(c, &all)) {
+					CPU_SET(c, &want);
+					k++;
+				}
+			assert_int_equal(sched_setaffinity(0, sizeof want, &want), 0);
+		}
+		for (int n = 2; n <= 4; n++) {
+			llorch_threadpool *p = NULL;
+			mask_job j = {.got = {0}};
+
+			assert_int_equal(llorch_threadpool_new(n, &p), LLORCH_OK);
+			for (int r = 0; r < 3; r++) {
+				llorch_threadpool_run(p, mask_fn, &j);
+				for (int i = 0; i < n; i++) {
+					assert_true(j.got[i]);
+					assert_true(CPU_EQUAL(&j.mask[i], &want));
+				}
+			}
+			llorch_threadpool_free(p);
+		}
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof all, &all), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_waits_for_slow_worker),
 		cmocka_unit_test(test_new_free_and_limits),
 		cmocka_unit_test(test_null_pool_runs_inline),
+		cmocka_unit_test(test_workers_keep_callers_cpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
