@@ -13,12 +13,12 @@
  *    float;
  *  - per vector: its quants in the lane order of the weights, the seed of
  *    the sums (Q4_0: -8 * sum(x) for the nibbles' offset; Q8_0 with VNNI:
- *    -128 * sum(x), the weights being offset to unsigned), its scales;
- *    prepared once per call for all rows (NAME##_prep), so the inner loop
- *    only loads them;
+ *    -128 * sum(x), the weights being offset to unsigned), its scales
+ *    (Q4_0: all vectors' in one register); prepared once per call for all
+ *    rows (NAME##_prep), so the inner loop only loads them;
  *  - per (row, vector): the integer dot products, then in float
  *    acc += (dx * dw) * sum, with 4 x 4 accumulators in 16 of the 32
- *    registers.
+ *    registers (Q4_0: dx * dw for all vectors by one multiply per row).
  * The rows' work is shared by up to MULTI_NX vectors and the vectors' by
  * four rows; with one vector (decode) the rows' work is most of the cost,
  * which is why it is kept to a few instructions (whole blocks loaded at
