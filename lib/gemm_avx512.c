@@ -59,15 +59,19 @@ void llorch_gemm_panel_avx512(const float *X, int64_t n_tok, int64_t K, const fl
 	}
 }
 
-/* r[i] = column i of the 16 x 16 matrix whose rows are r[0..15]. */
+/* r[i] = column i of the 16 x 16 matrix whose rows are r[0..15]. The
+ * loops are unrolled so that r and t are registers, not arrays on the
+ * stack (GCC -O2 kept the loops, and with them the arrays in memory). */
 static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
 {
 	__m512 t[16];
 
+#pragma GCC unroll 16
 	for (int i = 0; i < 16; i += 2) {
 		t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
 		t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
 	}
+#pragma GCC unroll 16
 	for (int i = 0; i < 16; i += 4) {
 		__m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
 		__m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
@@ -76,12 +80,14 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
 		r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
 		r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
 	}
+#pragma GCC unroll 16
 	for (int i = 0; i < 4; i++) {
 		t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
 		t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
 		t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
 		t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
 	}
+#pragma GCC unroll 16
 	for (int i = 0; i < 8; i++) {
 		r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
 		r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
@@ -107,6 +113,14 @@ static inline __attribute__((always_inline)) __m512 load16(int kt, const void *r
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* Where a missing row (past the panel's last) is read from with an empty
+ * mask: the load touches nothing, but its address must be a real one. */
+static const float no_row[16];
+
+/* Every index into r[] below is a constant once the loops are unrolled, so
+ * the block stays in registers: with the stores' count left to a run-time
+ * loop (the last block of a row may be short) the compiler had kept r[] on
+ * the stack, and packing ran at 1.8 values per cycle from L1. */
 static inline __attribute__((always_inline)) void pack16(int kt, const void *const rows[16],
 		int64_t n, float *P)
 {
@@ -119,19 +133,17 @@ static inline __attribute__((always_inline)) void pack16(int kt, const void *con
 
 #pragma GCC unroll 16
 		for (int c = 0; c < 16; c++) {
-			if (!rows[c]) {
-				r[c] = _mm512_setzero_ps();
-				continue;
-			}
-			if (i + PACK_AHEAD < n)
+			const void *row = rows[c] ? rows[c] : no_row;
+			if (rows[c] && i + PACK_AHEAD < n)
 				_mm_prefetch((const char *)rows[c] + (size_t)(i + PACK_AHEAD) * size,
 						_MM_HINT_T0);
-			r[c] = load16(kt, rows[c], i, m);
+			r[c] = load16(kt, row, rows[c] ? i : 0, rows[c] ? m : 0);
 		}
 		transpose16(r);
-		int nk = left >= 16 ? 16 : (int)left;
-		for (int k = 0; k < nk; k++)
-			_mm512_storeu_ps(P + (i + k) * 32, r[k]);
+#pragma GCC unroll 16
+		for (int k = 0; k < 16; k++)
+			if (k < left)
+				_mm512_storeu_ps(P + (i + k) * 32, r[k]);
 	}
 }
 
