@@ -15,7 +15,10 @@
  *       (as bench stream, over MIB MiB, in a child process) right before
  *       and right after each decode run, the higher of the two, and that
  *       run's tokens/s over its bound (bandwidth / weight bytes):
- *       "stream_gbs" and "tg_of_bound", medians.
+ *       "stream_gbs" and "tg_of_bound", medians. Each run's batched decode
+ *       follows its one-stream decode, and "batch_x" is the median of the
+ *       runs' own ratios of the two, so that a drift of the bandwidth
+ *       between them does not become the ratio.
  *   bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n 128] [-T 0] [-k 0]
  *             [-s 1] [-r 3] [-o TEXT_FILE]
  *       the in-process generation loop (llorch_generate, as llorch-serve runs
@@ -235,7 +238,7 @@ static double first_token_ms(const model_opts *o)
 static int run_model(const model_opts *o)
 {
 	double pp[MAX_RUNS], tg[MAX_RUNS], bt[MAX_RUNS], ttft[MAX_RUNS];
-	double gbs[MAX_RUNS], of_bound[MAX_RUNS];
+	double gbs[MAX_RUNS], of_bound[MAX_RUNS], batch_x[MAX_RUNS];
 	llorch_model *m;
 	llorch_ctx *ctxs[MAX_BATCH];
 	struct rusage ru;
@@ -259,6 +262,10 @@ static int run_model(const model_opts *o)
 	}
 	llorch_ctx *c = new_ctx(m, o, n_ctx);
 	size_t wbytes = llorch_model_weight_bytes(m);
+	/* batched decode: n_batch streams, each its own context */
+	int nb = o->n_batch;
+	for (int i = 0; i < nb; i++)
+		ctxs[i] = new_ctx(m, o, n_ctx);
 
 	for (int r = 0; r < o->runs; r++) {
 		for (int32_t i = 0; i < n_prompt; i++)
@@ -291,18 +298,11 @@ static int run_model(const model_opts *o)
 				gbs[r] = after;
 		}
 		of_bound[r] = gbs[r] > 0 ? tg[r] / (gbs[r] * 1e9 / (double)wbytes) : 0;
-	}
-	llorch_ctx_free(c);
 
-	/* batched decode: n_batch streams, each its own context */
-	int nb = o->n_batch;
-	for (int i = 0; i < nb; i++)
-		ctxs[i] = new_ctx(m, o, n_ctx);
-	for (int r = 0; r < o->runs; r++) {
 		for (int i = 0; i < nb; i++)
 			if (llorch_ctx_truncate(ctxs[i], 0) != LLORCH_OK)
 				die("truncate");
-		double t = seconds();
+		t = seconds();
 		for (int32_t s = 0; s < n_gen; s++) {
 			for (int i = 0; i < nb; i++)
 				toks[i] = random_token(V);
@@ -310,18 +310,21 @@ static int run_model(const model_opts *o)
 				die("batch eval");
 		}
 		bt[r] = (double)n_gen * nb / (seconds() - t);
+		batch_x[r] = bt[r] / tg[r];
 	}
+	llorch_ctx_free(c);
 	for (int i = 0; i < nb; i++)
 		llorch_ctx_free(ctxs[i]);
 
 	getrusage(RUSAGE_SELF, &ru);
 	printf("{\"model\":\"%s\",\"threads\":%d,\"simd\":\"%s\",\"weight_bytes\":%zu,"
 			"\"n_prompt\":%d,\"n_gen\":%d,\"pp_tok_s\":%.2f,\"tg_tok_s\":%.2f,"
-			"\"batch\":%d,\"batch_tok_s\":%.2f,\"first_token_ms\":%.1f,\"peak_rss_kb\":%ld,"
+			"\"batch\":%d,\"batch_tok_s\":%.2f,\"batch_x\":%.3f,\"first_token_ms\":%.1f,\"peak_rss_kb\":%ld,"
 			"\"stream_gbs\":%.2f,\"tg_of_bound\":%.4f,\"kv_type\":\"%s\"}\n",
 			llorch_model_name(m), o->threads, llorch_simd_level(),
 			wbytes, n_prompt, n_gen, median(pp, o->runs),
-			median(tg, o->runs), nb, median(bt, o->runs), median(ttft, o->runs),
+			median(tg, o->runs), nb, median(bt, o->runs), median(batch_x, o->runs),
+			median(ttft, o->runs),
 			ru.ru_maxrss, median(gbs, o->runs), median(of_bound, o->runs),
 			llorch_dtype_name(o->kv_type));
 	llorch_model_free(m);
