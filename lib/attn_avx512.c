@@ -27,15 +27,10 @@ INLINE __m512 load_kv(int kt, const void *p, int64_t i, __mmask16 m)
 	return _mm512_maskz_loadu_ps(m, (const float *)p + i);
 }
 
-INLINE size_t kv_elem(int kt)
-{
-	return kt == LLORCH_KT_F16 ? sizeof(uint16_t) : sizeof(float);
-}
-
 /* Row j of a cache whose rows are kv_stride values apart. */
 INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
 {
-	return (const char *)p + (size_t)(j * kv_stride) * kv_elem(kt);
+	return (const char *)p + llorch_kt_bytes(kt, j * kv_stride);
 }
 
 /* Keys ahead of the one being read that are prefetched: a head's run of
@@ -48,7 +43,7 @@ INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
 INLINE void prefetch_kv(int kt, const void *p, int64_t kv_stride, int64_t hd, int64_t j0,
 		int64_t j1, int64_t n_kv)
 {
-	llorch_prefetch_rows(p, (size_t)kv_stride * kv_elem(kt), (size_t)hd * kv_elem(kt), j0,
+	llorch_prefetch_rows(p, llorch_kt_bytes(kt, kv_stride), llorch_kt_bytes(kt, hd), j0,
 			j1 < n_kv ? j1 : n_kv);
 }
 

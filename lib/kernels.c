@@ -134,26 +134,13 @@ static bool is_quantized(int kt)
 	return kt == LLORCH_KT_Q8_0 || kt == LLORCH_KT_Q4_0;
 }
 
-/* Bytes of n values of kernel type kt (n a multiple of 32 when quantized). */
-static size_t kt_bytes(int kt, int64_t n)
-{
-	switch (kt) {
-	case LLORCH_KT_F32: return (size_t)n * 4;
-	case LLORCH_KT_F16:
-	case LLORCH_KT_BF16: return (size_t)n * 2;
-	case LLORCH_KT_Q8_0: return (size_t)(n / 32) * sizeof(llorch_block_q8_0);
-	case LLORCH_KT_Q4_0: return (size_t)(n / 32) * sizeof(llorch_block_q4_0);
-	default: return 0;
-	}
-}
-
 size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out)
 {
 	int kt = kernel_index(t);
 
 	if (kt < 0 || n_in < 0 || n_out < 0)
 		return 0;
-	return kt_bytes(kt, n_in) * (size_t)n_out;
+	return llorch_kt_bytes(kt, n_in) * (size_t)n_out;
 }
 
 /* Rows [r0, r1) of this thread's share of n rows, in multiples of align so
@@ -254,7 +241,7 @@ static void long_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c)
 		int64_t nr = r1 - rc < LONG_ROWS_CHUNK ? r1 - rc : LONG_ROWS_CHUNK;
 		for (int64_t s = 0; s < j->n_in; s += LLORCH_SEG_VALUES) {
 			int64_t n = j->n_in - s < LLORCH_SEG_VALUES ? j->n_in - s : LLORCH_SEG_VALUES;
-			rows(j->W + (size_t)rc * j->row_bytes + kt_bytes(j->kt, s), j->row_bytes,
+			rows(j->W + (size_t)rc * j->row_bytes + llorch_kt_bytes(j->kt, s), j->row_bytes,
 					xq + s / 32, n, j->y + rc, nr);
 		}
 	}
@@ -288,7 +275,7 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c
 		int64_t n = j->n_in - s < seg ? j->n_in - s : seg;
 		const llorch_block_q8a *xq = quant ? quantized_segment(j, c, s, n) : NULL;
 		if (multi) {
-			multi(j->W + (size_t)r0 * j->row_bytes + kt_bytes(j->kt, s), j->row_bytes,
+			multi(j->W + (size_t)r0 * j->row_bytes + llorch_kt_bytes(j->kt, s), j->row_bytes,
 					quant ? (const void *)xq : (const void *)(j->x + s),
 					quant ? n / 32 : j->n_in, (int)j->n_x, n, j->y + r0, j->n_out,
 					r1 - r0);
@@ -296,7 +283,7 @@ static void matvec_rows(const matvec_job *j, int64_t r0, int64_t r1, xq_cache *c
 		}
 		for (int64_t rc = r0; rc < r1; rc += chunk) {
 			int64_t nr = r1 - rc < chunk ? r1 - rc : chunk;
-			const uint8_t *W = j->W + (size_t)rc * j->row_bytes + kt_bytes(j->kt, s);
+			const uint8_t *W = j->W + (size_t)rc * j->row_bytes + llorch_kt_bytes(j->kt, s);
 			for (int64_t t = 0; t < j->n_x; t++) {
 				const void *xt = quant ? (const void *)(xq + t * (n / 32))
 						: (const void *)(j->x + t * j->n_in + s);
@@ -347,7 +334,7 @@ static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const
 {
 	*j = (matvec_job){
 		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
-		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = kt_bytes(kt, n_in),
+		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = llorch_kt_bytes(kt, n_in),
 	};
 	/* About four grains per thread, at least 32 rows: each grain has the
 	 * kernels prepare x afresh, which must stay small beside its rows (16
@@ -509,7 +496,7 @@ static void pack_panel(const matmul_job *j, int64_t r, int n, float *P, float *b
 			bool quant = is_quantized(j->kt);
 			for (int c = 0; c < 16; c++) {
 				const uint8_t *w = j->W + (size_t)(r + half + c) * j->row_bytes +
-					kt_bytes(j->kt, k0);
+					llorch_kt_bytes(j->kt, k0);
 				float *dst = buf + c * LLORCH_PACK_CHUNK;
 				if (half + c >= n) {
 					rows[c] = NULL;
@@ -659,7 +646,7 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 	int64_t tile_rows = ((int64_t)(1 << 18) / (n_in > 0 ? n_in : 1) + 15) / 16 * 16;
 	matmul_job j = {
 		.ks = kernels(), .kt = kt, .W = W, .X = X, .Y = Y,
-		.n_in = n_in, .n_out = n_out, .n_tok = n_tok, .row_bytes = kt_bytes(kt, n_in),
+		.n_in = n_in, .n_out = n_out, .n_tok = n_tok, .row_bytes = llorch_kt_bytes(kt, n_in),
 		.tile_rows = tile_rows,
 	};
 
@@ -686,7 +673,7 @@ void llorch_attn_prefetch(llorch_dtype kv_type, const void *k, int64_t kv_stride
 {
 	int kt = kernel_index(kv_type);
 
-	llorch_prefetch_rows(k, kt_bytes(kt, kv_stride), kt_bytes(kt, hd), 0,
+	llorch_prefetch_rows(k, llorch_kt_bytes(kt, kv_stride), llorch_kt_bytes(kt, hd), 0,
 			n_kv < LLORCH_ATTN_LEAD ? n_kv : LLORCH_ATTN_LEAD);
 }
 

@@ -210,6 +210,20 @@ static inline __attribute__((always_inline)) void llorch_prefetch_rows(const voi
 	}
 }
 
+/* Bytes of n values of kernel type kt (n a multiple of 32 when quantized);
+ * inlined, so that a kernel whose kt is a constant gets a constant. */
+static inline size_t llorch_kt_bytes(int kt, int64_t n)
+{
+	switch (kt) {
+	case LLORCH_KT_F32: return (size_t)n * 4;
+	case LLORCH_KT_F16:
+	case LLORCH_KT_BF16: return (size_t)n * 2;
+	case LLORCH_KT_Q8_0: return (size_t)(n / 32) * sizeof(llorch_block_q8_0);
+	case LLORCH_KT_Q4_0: return (size_t)(n / 32) * sizeof(llorch_block_q4_0);
+	default: return 0;
+	}
+}
+
 /* IEEE half and bfloat16 to float, bit exact, for the portable kernels. */
 static inline float llorch_kh_fp16(uint16_t h)
 {
