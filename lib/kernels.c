@@ -13,7 +13,11 @@
  * calls. So OpenBLAS is kept single-threaded (openblas_set_num_threads(1),
  * once, before the first sgemm) and our pool does the threading: each pool
  * thread runs its own sgemm on its slice of W's rows. One set of threads,
- * one place that decides how many.
+ * one place that decides how many. Its server threads are stopped as well
+ * (blas_thread_shutdown_, which a single-threaded OpenBLAS never needs
+ * again): they start with the process and spin on sched_yield for their
+ * first ~70 ms, on the cores a tool's first prompt runs on (GPT-2's first
+ * 64-token prompt ran at half speed in 2 of 5 starts).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -32,6 +36,7 @@
 /* OpenBLAS-specific; weak so that another CBLAS still links (it then runs
  * with its own threading defaults). */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
+extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 static const llorch_kernel_set *active;
 static pthread_once_t active_once = PTHREAD_ONCE_INIT;
@@ -79,6 +84,8 @@ static void choose_kernels(void)
 
 	if (openblas_set_num_threads)
 		openblas_set_num_threads(1);
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
 	active = &llorch_kernels_scalar;
 	if (cap && strcmp(cap, "scalar") == 0)
 		return;

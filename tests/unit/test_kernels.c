@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "kernels_impl.h"
 
@@ -1045,6 +1046,34 @@ static void test_simd_level_names(void **state)
 	assert_true(llorch_simd_set(now));
 }
 
+/* Threads of this process, from /proc (-1 where there is none). */
+static int process_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Once the kernels are chosen no OpenBLAS server thread is left: a
+ * multi-threaded OpenBLAS starts them with the process, and they would
+ * spin beside our pool (kernels.c). */
+static void test_no_blas_threads(void **state)
+{
+	(void)state;
+	(void)llorch_simd_level();
+	if (process_threads() < 0)
+		skip();
+	assert_int_equal(process_threads(), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1052,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_weight_bytes),
 		cmocka_unit_test(test_quantize_act_levels),
 		cmocka_unit_test(test_simd_level_names),
+		cmocka_unit_test(test_no_blas_threads),
 		cmocka_unit_test(test_matvec),
 		cmocka_unit_test(test_matvec_parts),
 		cmocka_unit_test(test_matmul_parts),
