@@ -62,6 +62,23 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	[[ $output == *"no such model"* ]]
 }
 
+@test "bench stream: passes 1 to 5; the meter of bench model runs in another process" {
+	need_vocab
+	run -0 "$BUILD/tests/bench" stream -t 1 -M 16 -r 2
+	[[ $output =~ ^\{\"threads\":1,\"stream_gbs\":[0-9]+\.[0-9]+\}$ ]]
+	run -64 "$BUILD/tests/bench" stream -M 16 -r 6
+	[[ $output == usage:* ]]
+	# a 256 MiB meter beside a tiny model: the model's peak RSS stays far
+	# below it, and the bound is set
+	"$BUILD/bin/llorch-gguf" random --arch gpt2 --n-embd 64 --n-layer 2 --n-head 2 --n-ctx 64 \
+		--vocab "$SHARED/data/llama.cpp-vocab/ggml-vocab-gpt-2.gguf" --type q8_0 --seed 1 \
+		-o "$BATS_TEST_TMPDIR/tiny.gguf"
+	run -0 "$BUILD/tests/bench" model -m "$BATS_TEST_TMPDIR/tiny.gguf" -t 1 -p 8 -n 8 -b 2 -r 1 -S 256
+	echo "$output"
+	perl -e 'my %v = $ARGV[0] =~ /"(\w+)":"?([^",}]*)/g;
+		exit !($v{stream_gbs} > 0 && $v{tg_of_bound} > 0 && $v{peak_rss_kb} < 200 * 1024)' "$output"
+}
+
 @test "run --compare: llama-bench's JSON is read and the ratios are ours / llama.cpp" {
 	need_vocab
 	export FAKE_LLAMA_BENCH_LOG="$BATS_TEST_TMPDIR/calls"
