@@ -19,8 +19,10 @@
 # HTTP time thus includes curl relaying the stream through a pipe): the
 # steady decode rate, without model loading, connection set-up or the prompt.
 # Runs alternate between the paths (A B C A B C ...); medians are printed,
-# each path's overhead = 1 - its tok/s / in-process tok/s, and whether its
-# text equals the in-process text.
+# each path's overhead = 1 - the median over the rounds of its tok/s over the
+# in-process tok/s of the same round (the machine's speed drifts between
+# rounds more than within one), and whether its text equals the in-process
+# text.
 #
 #   tests/bench/overhead.sh BUILD_DIR MODEL.gguf
 #
@@ -128,15 +130,15 @@ while [ "$i" -lt "$runs" ]; do
 		inproc) run_inproc ;;
 		http) run_http ;;
 		pipe-*) run_pipeline "${l#pipe-}" ;;
-		esac >>"$tmp/runs.$l"
+		esac | sed "s/^/$i /" >>"$tmp/runs.$l"
 	done
 	i=$((i + 1))
 done
 
 echo "# overheads: $(basename "$model"), $n_tokens tokens after \"$prompt\", temperature $temperature, top-k $top_k, seed $seed, $threads threads; medians of $runs runs"
-echo "# tok/s: (tokens - 1) / time from the first token to the last as its consumer receives them"
+echo "# tok/s: (tokens - 1) / time from the first token to the last as its consumer receives them;"
+echo "# overhead: 1 - the median of each round's tok/s over that round's in-process tok/s"
 printf '| %-36s | %6s | %8s | %8s | %6s | %-9s |\n' path tokens 'tok/s' overhead target text
-base=
 for l in $labels; do
 	case $l in
 	inproc) name='in-process (llorch_generate)' target=- ;;
@@ -149,17 +151,25 @@ for l in $labels; do
 		same=DIFFERS
 	fi
 	[ "$l" = inproc ] && same=-
-	line=$(perl -e '
-		my ($name, $target, $same, $base, $file) = @ARGV;
-		open my $f, "<", $file or die "$file: $!";
-		my (@n, @r);
-		while (<$f>) { my ($n, $r) = split; push @n, $n; push @r, $r }
+	perl -e '
+		my ($name, $target, $same, $file, $base) = @ARGV;
+		my $read = sub {
+			open my $f, "<", $_[0] or die "$_[0]: $!";
+			my (@n, %r);   # tokens; tok/s by round
+			while (<$f>) { my ($i, $n, $r) = split; push @n, $n; $r{$i} = $r }
+			return (\@n, \%r);
+		};
 		my $med = sub { my @s = sort { $a <=> $b } @_; @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2 };
-		my $tps = $med->(@r);
-		my $over = $base eq "" ? "-" : sprintf "%.1f%%", 100 * (1 - $tps / $base);
-		printf "%.2f| %-36s | %6d | %8.1f | %8s | %6s | %-9s |\n",
-			$tps, $name, $med->(@n), $tps, $over, $target, $same;
-	' "$name" "$target" "$same" "$base" "$tmp/runs.$l")
-	[ -z "$base" ] && base=${line%%|*}
-	echo "|${line#*|}"
+		my ($n, $r) = $read->($file);
+		my $over = "-";
+		if ($file ne $base) {
+			# the runs of a round are next to each other in time: the
+			# median of the per-round ratios, not a ratio of medians
+			my (undef, $b) = $read->($base);
+			my @x = map { $r->{$_} / $b->{$_} } grep { ($b->{$_} // 0) > 0 } keys %$r;
+			$over = @x ? sprintf "%.1f%%", 100 * (1 - $med->(@x)) : "-";
+		}
+		printf "| %-36s | %6d | %8.1f | %8s | %6s | %-9s |\n",
+			$name, $med->(@$n), $med->(values %$r), $over, $target, $same;
+	' "$name" "$target" "$same" "$tmp/runs.$l" "$tmp/runs.inproc"
 done
