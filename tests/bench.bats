@@ -92,8 +92,8 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	LLORCH_BENCH_TYPES="q8_0 f16" LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
 		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
 	echo "$output"; echo "stderr: $stderr"
-	# called twice per file, before and after the table's own figures
-	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 4 ]
+	# once per run of each file, beside one of ours
+	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 2 ]
 	grep -q -- "-m $BUILD/bench-models/tiny-q8_0.gguf -p 512 -n 128 -t 1 -r 1 -o json" "$FAKE_LLAMA_BENCH_LOG"
 	[[ $output == *"llama pp |  llama tg |    pp x |    tg x |"* ]]
 	# our figures with an f16 KV cache, as llama-bench's
@@ -126,6 +126,24 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 		n=$((n + 1))
 	done
 	[ "$n" -eq 2 ]
+}
+
+@test "run --compare: one llama-bench run per round, the medians, the median of the rounds' ratios" {
+	need_vocab
+	export FAKE_LLAMA_BENCH_LOG="$BATS_TEST_TMPDIR/calls" FAKE_LLAMA_BENCH_TG_SEQ="50 1000 10"
+	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
+	LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_RUNS=3 LLORCH_BENCH_THREADS=1 \
+		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
+	echo "$output"; echo "stderr: $stderr"
+	[ "$(grep -c -- "-r 1 -o json" "$FAKE_LLAMA_BENCH_LOG")" -eq 3 ]
+	row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| q8_0 ")
+	mapfile -t c < <(cells "$row")
+	# llama tg: the median of 50, 1000 and 10; tg x: the middle one of our
+	# runs' ratios to them, near ours over 50 where a mean of theirs (353)
+	# or a median of our ratios to a mean would be far from it
+	[ "${c[12]}" = 50.0 ]
+	perl -e 'my ($tg, $x) = @ARGV; $x =~ s/x$// or exit 1; exit !(abs($x / ($tg / 50) - 1) < 0.35)' \
+		"${c[4]}" "${c[14]}"
 }
 
 @test "run --compare: a llama-bench that prints nothing gives dashes, not a failure" {
