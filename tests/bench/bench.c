@@ -270,7 +270,7 @@ static int run_model(const model_opts *o)
 	int32_t n_prompt = o->n_prompt < n_ctx ? o->n_prompt : n_ctx;
 	int32_t n_gen = o->n_gen < n_ctx ? o->n_gen : n_ctx;
 	float *logits = malloc((size_t)V * (size_t)o->n_batch * sizeof *logits);
-	int32_t *toks = malloc((size_t)(n_prompt + MAX_BATCH) * sizeof *toks);
+	int32_t *toks = malloc((size_t)((n_prompt > n_gen ? n_prompt : n_gen) + MAX_BATCH) * sizeof *toks);
 	if (!logits || !toks) {
 		fprintf(stderr, "bench: out of memory\n");
 		return 1;
@@ -281,6 +281,23 @@ static int run_model(const model_opts *o)
 	int nb = o->n_batch;
 	for (int i = 0; i < nb; i++)
 		ctxs[i] = new_ctx(m, o, n_ctx);
+
+	/* A warm-up, as llama-bench runs one. The first pass over the weights
+	 * maps the file's pages into this process, and the first use of a
+	 * cache position faults its memory in (a 2 MiB page zeroed a fault):
+	 * runs of one process each (tests/bench/run --compare) would pay both
+	 * in every figure. The prompt takes the positions the prompt runs use,
+	 * and a prompt of n_gen tokens in each stream's context those of the
+	 * batched decode. */
+	for (int32_t i = 0; i < (n_prompt > n_gen ? n_prompt : n_gen); i++)
+		toks[i] = random_token(V);
+	if (llorch_ctx_eval(c, toks, n_prompt, logits, false) != LLORCH_OK ||
+	    llorch_ctx_truncate(c, 0) != LLORCH_OK)
+		die("warm-up");
+	for (int i = 0; i < nb; i++)
+		if (llorch_ctx_eval(ctxs[i], toks, n_gen, logits, false) != LLORCH_OK ||
+		    llorch_ctx_truncate(ctxs[i], 0) != LLORCH_OK)
+			die("warm-up");
 
 	for (int r = 0; r < o->runs; r++) {
 		for (int32_t i = 0; i < n_prompt; i++)
