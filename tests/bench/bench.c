@@ -11,7 +11,8 @@
  *       tokens/s (-n single-token evals from an empty context, logits each
  *       step), batched decode tokens/s (-b contexts stepped together with
  *       llorch_ctx_eval_batch), cold-start ms to first token (model load,
- *       context, 16-token prompt), peak RSS; medians of -r runs. Tokens are
+ *       context, 16-token prompt), peak RSS; medians of -r runs, after a
+ *       warm-up of the contexts (not of the cold start). Tokens are
  *       pseudo-random ids from a fixed seed. With -S MIB, the read bandwidth
  *       (as bench stream, over MIB MiB, in another process) right before
  *       and right after each decode run, the higher of the two, and that
