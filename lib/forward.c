@@ -27,13 +27,15 @@ typedef struct {
 	atomic_llong attn_next;       /* the next (tile, head) unit to take */
 } pass;
 
-/* Y (nt, n_out) = X (nt, n_in) . W^T */
-static void linear(const pass *p, const llorch_weight *w, const float *X, float *Y)
+/* Y (nt, n_out) = X (nt, n_in) . W^T, then Y += b (n_out; NULL: none) and the
+ * activation act, applied by each thread to the outputs it computed. */
+static void linear(const pass *p, const llorch_weight *w, const float *X, float *Y,
+		const float *b, llorch_act act)
 {
-	if (p->nt == 1)
-		llorch_matvec(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out);
-	else
-		llorch_matmul(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out, p->nt);
+	llorch_epilogue ep = {.bias = b, .act = act};
+
+	llorch_matmul_ep(p->c->pool, w->type, w->data, X, Y, w->n_in, w->n_out, p->nt,
+			b || act != LLORCH_ACT_NONE ? &ep : NULL);
 }
 
 /* linear() with wa, wb and wc (if not NULL) on the same X; a decode step's
@@ -63,9 +65,9 @@ struct rows_step {
 	const pass *p;
 	rows_fn fn;
 	float *Y;             /* (nt, n) */
-	const float *A;       /* (nt, n), or one row when a_stride is 0; may be NULL */
+	const float *A;       /* (nt, n); may be NULL */
 	float *X;             /* (nt, n): the residual stream, for add_norm_fn */
-	int64_t n, a_stride;
+	int64_t n;
 	const float *w, *b;   /* a norm's weights and bias */
 	int32_t layer;
 	bool fault;           /* the step's fault hook is on */
@@ -97,20 +99,13 @@ static void run_rows(rows_step s)
 static void add_fn(const rows_step *s, int32_t t0, int32_t t1)
 {
 	for (int32_t t = t0; t < t1; t++)
-		llorch_add(s->Y + t * s->n, s->A + t * s->a_stride, s->n);
-}
-
-/* Y (nt, n) += b (n) */
-static void add_bias_rows(const pass *p, float *Y, const float *b, int64_t n)
-{
-	if (b)
-		run_rows((rows_step){.p = p, .fn = add_fn, .Y = Y, .A = b, .n = n});
+		llorch_add(s->Y + t * s->n, s->A + t * s->n, s->n);
 }
 
 /* Y (nt, n) += A (nt, n) */
 static void add_rows(const pass *p, float *Y, const float *A, int64_t n)
 {
-	run_rows((rows_step){.p = p, .fn = add_fn, .Y = Y, .A = A, .n = n, .a_stride = n});
+	run_rows((rows_step){.p = p, .fn = add_fn, .Y = Y, .A = A, .n = n});
 }
 
 static void dump_rows(const pass *p, const char *name, int32_t layer, const float *X, int64_t n)
@@ -309,9 +304,7 @@ static void qkv_fn(const rows_step *s, int32_t t0, int32_t t1)
 	for (int32_t t = t0; t < t1; t++) {
 		float *q = c->q + t * E, *k = c->k + t * KV, *v = c->v + t * KV;
 		if (hp->arch == LLORCH_ARCH_GPT2) {
-			float *r = c->qkv + t * W;
-			if (L->attn_qkv_b)
-				llorch_add(r, L->attn_qkv_b, W);
+			const float *r = c->qkv + t * W;   /* biased by the product */
 			memcpy(q, r, (size_t)E * sizeof(float));
 			memcpy(k, r + E, (size_t)KV * sizeof(float));
 			memcpy(v, r + E + KV, (size_t)KV * sizeof(float));
@@ -337,7 +330,7 @@ static void qkv(const pass *p, int32_t l, const llorch_layer *L)
 	llorch_ctx *c = p->c;
 
 	if (p->m->hp.arch == LLORCH_ARCH_GPT2)
-		linear(p, &L->attn_qkv, c->xn, c->qkv);
+		linear(p, &L->attn_qkv, c->xn, c->qkv, L->attn_qkv_b, LLORCH_ACT_NONE);
 	else
 		linear3(p, c->xn, &L->attn_q, c->q, &L->attn_k, c->k, &L->attn_v, c->v);
 	run_rows((rows_step){.p = p, .fn = qkv_fn, .n = p->m->hp.n_embd + 2 * p->m->kv_dim,
@@ -347,7 +340,6 @@ static void qkv(const pass *p, int32_t l, const llorch_layer *L)
 static void attention(pass *p, int32_t l, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
-	int64_t E = p->m->hp.n_embd;
 
 	qkv(p, l, L);
 	p->layer = l;
@@ -362,12 +354,12 @@ static void attention(pass *p, int32_t l, const llorch_layer *L)
 	else
 		llorch_threadpool_run(c->pool, attn_worker, p);
 	/* the attention output goes to xn, whose normed input is spent */
-	linear(p, &L->attn_output, c->att, c->xn);
-	if (c->fault != LLORCH_FAULT_BIAS)
-		add_bias_rows(p, c->xn, L->attn_output_b, E);
+	linear(p, &L->attn_output, c->att, c->xn,
+			c->fault != LLORCH_FAULT_BIAS ? L->attn_output_b : NULL, LLORCH_ACT_NONE);
 }
 
-/* GPT-2: Y = gelu(Y + b); Llama: Y = silu(Y) * A */
+/* Llama: Y = silu(Y) * A; GPT-2, with the GELU fault hook on: Y = gelu(Y +
+ * b) (otherwise the product's epilogue does it) */
 static void act_fn(const rows_step *s, int32_t t0, int32_t t1)
 {
 	if (s->p->m->hp.arch != LLORCH_ARCH_GPT2) {
@@ -390,16 +382,21 @@ static void act_fn(const rows_step *s, int32_t t0, int32_t t1)
 static void ffn(const pass *p, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
-	int64_t E = p->m->hp.n_embd, F = p->m->hp.n_ff;
+	int64_t F = p->m->hp.n_ff;
+	bool fault = c->fault == LLORCH_FAULT_GELU;
 
-	if (p->m->hp.arch == LLORCH_ARCH_GPT2)
-		linear(p, &L->ffn_up, c->xn, c->hb);
-	else
-		linear3(p, c->xn, &L->ffn_gate, c->hb, &L->ffn_up, c->hb2, NULL, NULL);
-	run_rows((rows_step){.p = p, .fn = act_fn, .Y = c->hb, .A = c->hb2, .n = F,
-			.b = L->ffn_up_b, .fault = c->fault == LLORCH_FAULT_GELU});
-	linear(p, &L->ffn_down, c->hb, c->att);
-	add_bias_rows(p, c->att, L->ffn_down_b, E);
+	if (p->m->hp.arch == LLORCH_ARCH_GPT2 && !fault) {
+		/* bias and GELU in the product's epilogue */
+		linear(p, &L->ffn_up, c->xn, c->hb, L->ffn_up_b, LLORCH_ACT_GELU);
+	} else {
+		if (p->m->hp.arch == LLORCH_ARCH_GPT2)
+			linear(p, &L->ffn_up, c->xn, c->hb, NULL, LLORCH_ACT_NONE);
+		else
+			linear3(p, c->xn, &L->ffn_gate, c->hb, &L->ffn_up, c->hb2, NULL, NULL);
+		run_rows((rows_step){.p = p, .fn = act_fn, .Y = c->hb, .A = c->hb2, .n = F,
+				.b = L->ffn_up_b, .fault = fault});
+	}
+	linear(p, &L->ffn_down, c->hb, c->att, L->ffn_down_b, LLORCH_ACT_NONE);
 }
 
 /* Each row's rotary angles, the same in every layer. */
@@ -467,7 +464,7 @@ static llorch_status classify(pass *p, int32_t first, float *logits)
 	norm_rows(&sub, m->output_norm, m->output_norm_b, p->c->x + first * E,
 			p->c->xn + first * E);
 	dump_rows(&sub, "output_norm", -1, p->c->xn + first * E, E);
-	linear(&sub, &m->output, p->c->xn + first * E, logits);
+	linear(&sub, &m->output, p->c->xn + first * E, logits, NULL, LLORCH_ACT_NONE);
 	dump_rows(&sub, "logits", -1, logits, V);
 	return LLORCH_OK;
 }

@@ -188,7 +188,26 @@ typedef struct {
 	int64_t grain;       /* rows taken at a time, a multiple of LLORCH_ROWS */
 	int n_ranges;
 	grain_range range[LLORCH_RANGES_MAX];
+	const llorch_epilogue *ep;   /* or NULL */
 } matvec_job;
+
+/* The epilogue on Y[:, r0..r1) (n_x rows of ldy): each element's bias add
+ * and activation by the same kernel-set code as llorch_vec_add and
+ * llorch_vec_gelu, which are element-wise, so the bits are those of the
+ * separate passes however the rows were split. */
+static void epilogue(const llorch_kernel_set *ks, const llorch_epilogue *ep, float *Y,
+		int64_t ldy, int64_t n_x, int64_t r0, int64_t r1)
+{
+	if (!ep || r1 <= r0)
+		return;
+	for (int64_t t = 0; t < n_x; t++) {
+		float *y = Y + t * ldy + r0;
+		if (ep->bias)
+			ks->add(y, ep->bias + r0, r1 - r0);
+		if (ep->act == LLORCH_ACT_GELU)
+			ks->gelu(y, r1 - r0);
+	}
+}
 
 /* With several vectors and no multi-vector kernel for the type, rows are
  * taken a chunk of this many bytes at a time and every vector runs over the
@@ -322,6 +341,7 @@ static void take_grains(matvec_job *j, xq_cache *c, int ith)
 						n < LLORCH_PREFETCH_BYTES ? n : LLORCH_PREFETCH_BYTES, 0, 1);
 			}
 			matvec_rows(j, r0, r1, c);
+			epilogue(j->ks, j->ep, j->y, j->n_out, j->n_x, r0, r1);
 			last = r1;
 		}
 	}
@@ -337,11 +357,12 @@ static void matvec_worker(void *arg, int ith, int nth)
 }
 
 static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const float *x,
-		float *y, int64_t n_in, int64_t n_out, int64_t n_x)
+		float *y, int64_t n_in, int64_t n_out, int64_t n_x, const llorch_epilogue *ep)
 {
 	*j = (matvec_job){
 		.ks = kernels(), .kt = kt, .W = W, .x = x, .y = y,
 		.n_in = n_in, .n_out = n_out, .n_x = n_x, .row_bytes = llorch_kt_bytes(kt, n_in),
+		.ep = ep,
 	};
 	/* About four grains per thread, at least 32 rows: each grain has the
 	 * kernels prepare x afresh, which must stay small beside its rows (16
@@ -363,12 +384,12 @@ static void matvec_job_init(matvec_job *j, int nth, int kt, const void *W, const
 #define LLORCH_MATVEC_MIN_WORK (1 << 18)
 
 static void matvec_multi(llorch_threadpool *pool, int kt, const void *W, const float *x,
-		float *y, int64_t n_in, int64_t n_out, int64_t n_x)
+		float *y, int64_t n_in, int64_t n_out, int64_t n_x, const llorch_epilogue *ep)
 {
 	matvec_job j;
 	int nth = llorch_threadpool_size(pool);
 
-	matvec_job_init(&j, nth, kt, W, x, y, n_in, n_out, n_x);
+	matvec_job_init(&j, nth, kt, W, x, y, n_in, n_out, n_x, ep);
 	if (n_in * n_out * n_x < LLORCH_MATVEC_MIN_WORK || nth == 1)
 		matvec_worker(&j, 0, 1);
 	else
@@ -408,7 +429,7 @@ static void parts_run(llorch_threadpool *pool, const float *x, int64_t n_x, int6
 			if (kt < 0 || parts[i].n_out <= 0)
 				continue;
 			matvec_job_init(&pj.part[pj.n++], nth, kt, parts[i].W, x, parts[i].y,
-					n_in, parts[i].n_out, n_x);
+					n_in, parts[i].n_out, n_x, NULL);
 			work += n_in * parts[i].n_out * n_x;
 		}
 		if (work < LLORCH_MATVEC_MIN_WORK || nth == 1)
@@ -445,7 +466,7 @@ void llorch_matvec(llorch_threadpool *pool, llorch_dtype t, const void *W,
 
 	if (kt < 0 || n_out <= 0)
 		return;
-	matvec_multi(pool, kt, W, x, y, n_in, n_out, 1);
+	matvec_multi(pool, kt, W, x, y, n_in, n_out, 1, NULL);
 }
 
 /* Matrix-matrix: each thread takes a slice of W's rows (whole columns of Y)
@@ -461,6 +482,7 @@ typedef struct {
 	size_t row_bytes;
 	int64_t tile_rows;
 	atomic_llong next;   /* own GEMM: the first row of the next panel to take */
+	const llorch_epilogue *ep;   /* or NULL */
 } matmul_job;
 
 /* Y[:, r0..r0+n) = X . W[r0..r0+n)^T with W as float (n, n_in). */
@@ -536,10 +558,12 @@ static void matmul_panels(matmul_job *j)
 		int n = j->n_out - r < LLORCH_PANEL ? (int)(j->n_out - r) : LLORCH_PANEL;
 		if (!P) {
 			matmul_rows_by_token(j, r, r + n);
+			epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
 			continue;
 		}
 		pack_panel(j, r, n, P, P + k * LLORCH_PANEL);
 		j->ks->gemm_panel(j->X, j->n_tok, j->n_in, P, n, j->Y + r, j->n_out);
+		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
 	}
 	free(P);
 }
@@ -559,11 +583,13 @@ static void matmul_worker(void *arg, int ith, int nth)
 		return;
 	if (j->kt == LLORCH_KT_F32) {
 		sgemm_rows(j, (const float *)(const void *)(j->W + (size_t)r0 * j->row_bytes), r0, r1 - r0);
+		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
 		return;
 	}
 	tile = malloc((size_t)j->tile_rows * (size_t)j->n_in * sizeof *tile);
 	if (!tile) {
 		matmul_rows_by_token(j, r0, r1);
+		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
 		return;
 	}
 	for (int64_t r = r0; r < r1; r += j->tile_rows) {
@@ -572,6 +598,7 @@ static void matmul_worker(void *arg, int ith, int nth)
 			j->ks->dequantize(j->kt, j->W + (size_t)(r + i) * j->row_bytes,
 					tile + i * j->n_in, j->n_in);
 		sgemm_rows(j, tile, r, n);
+		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
 	}
 	free(tile);
 }
@@ -621,6 +648,7 @@ static void qgemm_worker(void *arg, int ith, int nth)
 					(int)n, q->xq, j->n_tok, q->nb, P, j->Y + r, j->n_out);
 		else
 			matmul_rows_by_token(j, r, r + n);
+		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
 	}
 	free(P);
 }
@@ -647,6 +675,13 @@ static bool matmul_qgemm(llorch_threadpool *pool, const matmul_job *j)
 void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok)
 {
+	llorch_matmul_ep(pool, t, W, X, Y, n_in, n_out, n_tok, NULL);
+}
+
+void llorch_matmul_ep(llorch_threadpool *pool, llorch_dtype t, const void *W,
+		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok,
+		const llorch_epilogue *ep)
+{
 	int kt = kernel_index(t);
 	/* A tile of about 1 MiB of floats: big enough that sgemm amortises
 	 * packing X, small enough to stay in L2. */
@@ -654,14 +689,14 @@ void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 	matmul_job j = {
 		.ks = kernels(), .kt = kt, .W = W, .X = X, .Y = Y,
 		.n_in = n_in, .n_out = n_out, .n_tok = n_tok, .row_bytes = llorch_kt_bytes(kt, n_in),
-		.tile_rows = tile_rows,
+		.tile_rows = tile_rows, .ep = ep,
 	};
 
 	atomic_init(&j.next, 0);
 	if (kt < 0 || n_out <= 0 || n_tok <= 0)
 		return;
 	if (n_tok <= LLORCH_MULTI_MAX) {
-		matvec_multi(pool, kt, W, X, Y, n_in, n_out, n_tok);
+		matvec_multi(pool, kt, W, X, Y, n_in, n_out, n_tok, ep);
 		return;
 	}
 	if (matmul_qgemm(pool, &j))

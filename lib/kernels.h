@@ -45,6 +45,21 @@ void llorch_matmul_parts(llorch_threadpool *pool, const float *X, int64_t n_tok,
 void llorch_matmul(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok);
 
+/* What a product does to its outputs: Y[t] += bias (n_out, or NULL), then
+ * the activation. */
+typedef enum { LLORCH_ACT_NONE, LLORCH_ACT_GELU } llorch_act;
+typedef struct {
+	const float *bias;
+	llorch_act act;
+} llorch_epilogue;
+/* llorch_matmul, then ep (NULL: none) on every row of Y, with the bits of
+ * llorch_vec_add and llorch_vec_gelu after it; each thread applies it to
+ * the columns it computed while they are in its cache, where a pass after
+ * the product ran on one thread and read half of Y from the other core. */
+void llorch_matmul_ep(llorch_threadpool *pool, llorch_dtype t, const void *W,
+		const float *X, float *Y, int64_t n_in, int64_t n_out, int64_t n_tok,
+		const llorch_epilogue *ep);
+
 /* Attention of one query row over one head's cache: out (hd) =
  * sum_j softmax_j(scale * q . k_j) * v_j for j in 0..n_kv-1, where
  * k_j = k + j * kv_stride and v_j = v + j * kv_stride (hd values each, of

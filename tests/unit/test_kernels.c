@@ -676,6 +676,57 @@ static void test_batch_equals_single(void **state)
 	for_each_level(batch_equals_single_all);
 }
 
+/* llorch_matmul_ep gives exactly llorch_matmul followed by llorch_vec_add
+ * and llorch_vec_gelu on every row, with each thread count (the same for
+ * both: OpenBLAS, at the levels without AVX-512, does not give the same
+ * bits for every split of the columns), in each of the products' paths: one
+ * vector, a few (multi-vector kernels), and a prompt's GEMM (float panels,
+ * or the integer GEMM for quantized types). */
+static void epilogue_all(llorch_threadpool *const *pools)
+{
+	static const int64_t n_toks[] = {1, 3, LLORCH_MULTI_MAX + 1, 40};
+	static const int64_t n_ins[] = {96, LLORCH_SEG_VALUES + 32 * 5};
+	const int64_t n_out = 67;
+	float *b = random_x(n_out);
+
+	for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+		for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++)
+			for (size_t k = 0; k < sizeof n_toks / sizeof *n_toks; k++) {
+				int64_t n_in = n_ins[a], n_tok = n_toks[k];
+				void *W = random_weights(types[ti], n_in, n_out);
+				float *X = random_x(n_in * n_tok);
+				size_t ny = (size_t)(n_out * n_tok);
+				float *Y = malloc(ny * sizeof *Y), *want = malloc(ny * sizeof *want);
+				assert_true(Y && want);
+				for (int act = 0; act < 2; act++) {
+					llorch_epilogue ep = {
+						.bias = b, .act = act ? LLORCH_ACT_GELU : LLORCH_ACT_NONE,
+					};
+					llorch_matmul(pools[(k + a + ti) % 4], types[ti], W, X, want, n_in,
+							n_out, n_tok);
+					for (int64_t t = 0; t < n_tok; t++) {
+						llorch_vec_add(want + t * n_out, b, n_out);
+						if (act)
+							llorch_vec_gelu(want + t * n_out, n_out);
+					}
+					llorch_matmul_ep(pools[(k + a + ti) % 4], types[ti], W, X, Y, n_in,
+							n_out, n_tok, &ep);
+					assert_memory_equal(Y, want, ny * sizeof *Y);
+				}
+				free(want);
+				free(Y);
+				free(X);
+				free(W);
+			}
+	free(b);
+}
+
+static void test_matmul_epilogue(void **state)
+{
+	(void)state;
+	for_each_level(epilogue_all);
+}
+
 /* Attention against the double-precision reference: the result is a
  * weighted mean of v, so its error is bounded by the probabilities' relative
  * error times max |v|. That error comes from exp (1e-6), the float sum of
@@ -1091,6 +1142,7 @@ int main(void)
 		cmocka_unit_test(test_rows_multi),
 		cmocka_unit_test(test_rows_long),
 		cmocka_unit_test(test_batch_equals_single),
+		cmocka_unit_test(test_matmul_epilogue),
 		cmocka_unit_test(test_attn_row),
 		cmocka_unit_test(test_attn_tile),
 		cmocka_unit_test(test_to_f16),
