@@ -17,10 +17,10 @@
  *       (as bench stream, over MIB MiB, in another process) right before
  *       and right after each decode run, the higher of the two, and that
  *       run's tokens/s over its bound (bandwidth / weight bytes):
- *       "stream_gbs" and "tg_of_bound", medians. Each run's batched decode
- *       follows its one-stream decode, and "batch_x" is the median of the
- *       runs' own ratios of the two, so that a drift of the bandwidth
- *       between them does not become the ratio.
+ *       "stream_gbs" and "tg_of_bound", medians. In each run the one-stream
+ *       and the batched decode steps take turns (16 of each at a time), and
+ *       "batch_x" is the median of the runs' own ratios of the two, so that
+ *       a drift of the bandwidth between them does not become the ratio.
  *   bench gen -m MODEL.gguf -P PROMPT [-t THREADS] [-n 128] [-T 0] [-k 0]
  *             [-s 1] [-r 3] [-o TEXT_FILE]
  *       the in-process generation loop (llorch_generate, as llorch-serve runs
@@ -47,6 +47,8 @@
 #include "threadpool.h"
 
 #define MAX_BATCH 16
+/* Decode steps of one kind before the other's turn (see run_model). */
+#define DECODE_TURN 16
 
 extern char **environ;
 
@@ -312,17 +314,39 @@ static int run_model(const model_opts *o)
 
 		if (llorch_ctx_truncate(c, 0) != LLORCH_OK)
 			die("truncate");
+		for (int i = 0; i < nb; i++)
+			if (llorch_ctx_truncate(ctxs[i], 0) != LLORCH_OK)
+				die("truncate");
 		/* The VM's bandwidth drifts (33 to 76 GB/s seen in one hour):
 		 * each decode run is set against the bandwidth measured right
 		 * before it... */
 		gbs[r] = o->stream_mib > 0 ? stream_gbs_apart(o->threads, o->stream_mib) : 0;
-		t = seconds();
-		for (int32_t i = 0; i < n_gen; i++) {
-			int32_t tok = random_token(V);
-			if (llorch_ctx_eval(c, &tok, 1, logits, false) != LLORCH_OK)
-				die("decode eval");
+		/* ...and it drifts within seconds: the one-stream steps and the
+		 * batched ones take turns, DECODE_TURN of each, so that both see
+		 * the same machine and their ratio is not that of two moments
+		 * (TinyLlama f16: 3.1x in alternating processes, 2.45x with each
+		 * half of the run in one piece) */
+		double t_one = 0, t_batch = 0;
+		for (int32_t s0 = 0; s0 < n_gen; s0 += DECODE_TURN) {
+			int32_t s1 = n_gen - s0 < DECODE_TURN ? n_gen : s0 + DECODE_TURN;
+			t = seconds();
+			for (int32_t i = s0; i < s1; i++) {
+				int32_t tok = random_token(V);
+				if (llorch_ctx_eval(c, &tok, 1, logits, false) != LLORCH_OK)
+					die("decode eval");
+			}
+			t_one += seconds() - t;
+			t = seconds();
+			for (int32_t i = s0; i < s1; i++) {
+				for (int k = 0; k < nb; k++)
+					toks[k] = random_token(V);
+				if (llorch_ctx_eval_batch(ctxs, toks, nb, logits) != LLORCH_OK)
+					die("batch eval");
+			}
+			t_batch += seconds() - t;
 		}
-		tg[r] = n_gen / (seconds() - t);
+		tg[r] = n_gen / t_one;
+		bt[r] = (double)n_gen * nb / t_batch;
 		/* and after it: the higher of the two is the bound, so that a
 		 * rise in bandwidth during the run does not count for us */
 		if (o->stream_mib > 0) {
@@ -331,18 +355,6 @@ static int run_model(const model_opts *o)
 				gbs[r] = after;
 		}
 		of_bound[r] = gbs[r] > 0 ? tg[r] / (gbs[r] * 1e9 / (double)wbytes) : 0;
-
-		for (int i = 0; i < nb; i++)
-			if (llorch_ctx_truncate(ctxs[i], 0) != LLORCH_OK)
-				die("truncate");
-		t = seconds();
-		for (int32_t s = 0; s < n_gen; s++) {
-			for (int i = 0; i < nb; i++)
-				toks[i] = random_token(V);
-			if (llorch_ctx_eval_batch(ctxs, toks, nb, logits) != LLORCH_OK)
-				die("batch eval");
-		}
-		bt[r] = (double)n_gen * nb / (seconds() - t);
 		batch_x[r] = bt[r] / tg[r];
 	}
 	llorch_ctx_free(c);
