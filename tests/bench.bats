@@ -35,10 +35,10 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 		run -0 --separate-stderr "$REPO/tests/bench/overhead.sh" "$BUILD" "$REPO/examples/models/kjv-llama-2.4M.gguf"
 	echo "$output"; echo "stderr: $stderr"
 	[[ ${lines[0]} == "# overheads: kjv-llama-2.4M.gguf, 12 tokens after "* ]]
-	[ "${#lines[@]}" -eq 9 ]
+	[ "${#lines[@]}" -eq 10 ]
 	n=0 base=
-	for label in "in-process" "HTTP/SSE" "pipeline, logits top 40" "pipeline, logits base64" \
-			"pipeline, logits json"; do
+	for label in "in-process" "HTTP/SSE (llorch-serve)" "HTTP/SSE, read by curl" \
+			"pipeline, logits top 40" "pipeline, logits base64" "pipeline, logits json"; do
 		row=$(printf '%s\n' "$output" | grep -F "| $label")
 		mapfile -t c < <(cells "$row")
 		[ "${c[1]}" = 12 ]
@@ -58,7 +58,7 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 		fi
 		n=$((n + 1))
 	done
-	[ "$n" -eq 5 ]
+	[ "$n" -eq 6 ]
 }
 
 @test "overhead.sh: usage and a missing model" {

@@ -5,8 +5,12 @@
 # HTTP/SSE path within 3%, the three-tool pipeline within 10%):
 #
 #   in-process  `bench gen`: llorch_generate, as llorch-serve runs a job
-#   HTTP/SSE    llorch-serve --port 0, POST /execute with curl -N; the server
-#               is started once and answers every run
+#   HTTP/SSE    llorch-serve --port 0, POST /execute read from the socket by
+#               the timing script itself, as a consumer's HTTP library would
+#               (one process woken a token); the server is started once and
+#               answers every run
+#   curl        the same with curl -N, its output read through a pipe (two
+#               processes woken a token)
 #   pipeline    llorch-tokenize | llorch-forward | llorch-sample, the loop
 #               closed through a FIFO (examples/pipeline/generate.sh), once
 #               per logits encoding of llorch-forward: "top" (-k TOP_K: the
@@ -16,7 +20,7 @@
 # tok/s is (tokens - 1) over the time from the first generated token to the
 # last, as the consumer receives them (the bench driver's callback, curl's
 # stream read by tests/bench/stamp.pl, llorch-sample's lines read by it; the
-# HTTP time thus includes curl relaying the stream through a pipe): the
+# curl time thus includes curl relaying the stream through a pipe): the
 # steady decode rate, without model loading, connection set-up or the prompt.
 # Runs alternate between the paths (A B C A B C ...); medians are printed,
 # each path's overhead = 1 - the median over the rounds of its tok/s over the
@@ -30,7 +34,7 @@
 # LLORCH_BENCH_OVERHEAD_RUNS (runs per path, median; default 9),
 # LLORCH_BENCH_OVERHEAD_TOKENS (default 128), LLORCH_BENCH_OVERHEAD_ENCODINGS
 # (default "top base64"; json is slow), LLORCH_BENCH_OVERHEAD_PATHS (default
-# "http pipeline"). The sampler is temperature 0.8, top-k 40, seed 1.
+# "http curl pipeline"). The sampler is temperature 0.8, top-k 40, seed 1.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 [ $# -eq 2 ] || { echo "usage: tests/bench/overhead.sh BUILD_DIR MODEL.gguf" >&2; exit 64; }
@@ -40,7 +44,7 @@ threads=${LLORCH_BENCH_THREADS:-$(nproc)}
 runs=${LLORCH_BENCH_OVERHEAD_RUNS:-9}
 n_tokens=${LLORCH_BENCH_OVERHEAD_TOKENS:-128}
 encodings=${LLORCH_BENCH_OVERHEAD_ENCODINGS:-top base64}
-paths=${LLORCH_BENCH_OVERHEAD_PATHS:-http pipeline}
+paths=${LLORCH_BENCH_OVERHEAD_PATHS:-http curl pipeline}
 prompt='Once upon a time'
 temperature=0.8 top_k=40 seed=1
 bin=$build/bin
@@ -85,9 +89,13 @@ start_server() {
 }
 
 run_http() {
+	perl "$here/stamp.pl" http "$tmp/text.http" "http://127.0.0.1:$port/execute" "$tmp/request.json"
+}
+
+run_curl() {
 	# stamp.pl starts curl itself once it is ready: Perl's start-up would
 	# otherwise hold back the first events and make the stream look faster
-	perl "$here/stamp.pl" sse "$tmp/text.http" curl -sSN --fail -H 'Content-Type: application/json' \
+	perl "$here/stamp.pl" sse "$tmp/text.curl" curl -sSN --fail -H 'Content-Type: application/json' \
 		--data-binary "@$tmp/request.json" "http://127.0.0.1:$port/execute"
 }
 
@@ -115,7 +123,9 @@ run_pipeline() {
 }
 
 labels=inproc
-case " $paths " in *" http "*) start_server; warm_http; labels="$labels http" ;; esac
+case " $paths " in *" http "* | *" curl "*) start_server; warm_http ;; esac
+case " $paths " in *" http "*) labels="$labels http" ;; esac
+case " $paths " in *" curl "*) labels="$labels curl" ;; esac
 case " $paths " in
 *" pipeline "*)
 	printf '{"text":"%s"}\n' "$prompt" | "$bin/llorch-tokenize" -m "$model" >"$tmp/first"
@@ -129,6 +139,7 @@ while [ "$i" -lt "$runs" ]; do
 		case $l in
 		inproc) run_inproc ;;
 		http) run_http ;;
+		curl) run_curl ;;
 		pipe-*) run_pipeline "${l#pipe-}" ;;
 		esac | sed "s/^/$i /" >>"$tmp/runs.$l"
 	done
@@ -142,7 +153,8 @@ printf '| %-36s | %6s | %8s | %8s | %6s | %-9s |\n' path tokens 'tok/s' overhead
 for l in $labels; do
 	case $l in
 	inproc) name='in-process (llorch_generate)' target=- ;;
-	http) name='HTTP/SSE (llorch-serve, curl -N)' target='3%' ;;
+	http) name='HTTP/SSE (llorch-serve)' target='3%' ;;
+	curl) name='HTTP/SSE, read by curl -N and a pipe' target=- ;;
 	pipe-top) name="pipeline, logits top $top_k (-k $top_k)" target='10%' ;;
 	pipe-*) name="pipeline, logits ${l#pipe-} (-l ${l#pipe-})" target='10%' ;;
 	esac

@@ -7,6 +7,13 @@
 #                                   CMD (curl -N ...), started once this
 #                                   script is ready to read; tokens from the
 #                                   end event
+#   stamp.pl http TEXT_FILE URL BODY_FILE
+#                                   the same stream read from the socket by
+#                                   this script (HTTP/1.0 POST of BODY_FILE,
+#                                   so no chunked encoding), as a client
+#                                   library in the consumer would: one
+#                                   process woken a token, where curl and a
+#                                   reader behind its pipe are two
 #   stamp.pl loop FIFO TEXT_FILE FIRST_FILE
 #                                   llorch-sample's lines on stdin; FIFO is
 #                                   llorch-forward's input: the line in
@@ -14,6 +21,7 @@
 #                                   that is not done, closing the loop
 use strict;
 use warnings;
+use IO::Socket::INET;
 use JSON::PP;
 use Time::HiRes qw(time);
 
@@ -23,8 +31,9 @@ if ($mode eq 'loop') {
 	$fifo = shift;
 	open($out, '>', $fifo) or die "stamp: $fifo: $!\n";
 	$out->autoflush(1);
-} elsif ($mode ne 'sse') {
-	die "usage: stamp.pl sse TEXT_FILE CMD... | stamp.pl loop FIFO TEXT_FILE FIRST_FILE\n";
+} elsif ($mode ne 'sse' && $mode ne 'http') {
+	die "usage: stamp.pl sse TEXT_FILE CMD... | stamp.pl http TEXT_FILE URL BODY_FILE | " .
+		"stamp.pl loop FIFO TEXT_FILE FIRST_FILE\n";
 }
 my $text_file = shift or die "stamp: no text file\n";
 if ($mode eq 'loop') {
@@ -36,6 +45,23 @@ my $in;
 if ($mode eq 'sse') {
 	die "stamp: no command\n" unless @ARGV;
 	open($in, '-|', @ARGV) or die "stamp: $ARGV[0]: $!\n";
+} elsif ($mode eq 'http') {
+	my ($url, $body_file) = @ARGV;
+	die "stamp: no URL and body\n" unless defined $body_file;
+	my ($host, $port, $path) = $url =~ m{^http://([^/:]+):(\d+)(/.*)$}
+		or die "stamp: $url: not http://HOST:PORT/PATH\n";
+	open(my $bf, '<:raw', $body_file) or die "stamp: $body_file: $!\n";
+	my $body = do { local $/; <$bf> };
+	$in = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp')
+		or die "stamp: $url: $@\n";
+	print {$in} "POST $path HTTP/1.0\r\nHost: $host:$port\r\n" .
+		"Content-Type: application/json\r\nContent-Length: " . length($body) .
+		"\r\n\r\n$body";
+	my $status = <$in> // '';
+	die "stamp: $url: $status" unless $status =~ m{^HTTP/1\.[01] 200 };
+	while (my $h = <$in>) {
+		last if $h =~ /^\r?\n$/;
+	}
 } else {
 	$in = \*STDIN;
 }
