@@ -281,12 +281,15 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
  * its bytes 4 (l / 4) ..), so that the scales of a quad repeat every 128
  * bits. That lets one multiply per row give the scale products of all
  * four vectors (the vectors' scales prepared in one register, vector t's in
- * 128-bit lane t), each vector's then broadcast from the stack by the load
- * ports, where one multiply per row and vector had kept the two pipes the
- * dot products need busy: with four vectors, all of GPT-2's products from
- * memory went from 2.39 to 1.93 ms. The broadcast's source is read as
- * volatile, since GCC otherwise forwards the store and shuffles in
- * registers, on those same pipes (2.10-2.16 ms). */
+ * 128-bit lane t), each vector's then read back from a copy on the stack,
+ * where one multiply per row and vector had kept the two pipes the dot
+ * products need busy: with four vectors, all of GPT-2's products from
+ * memory went from 2.39 to 1.93 ms. The copy is read as volatile, since
+ * GCC otherwise forwards the store and shuffles in registers (2.10-2.16
+ * ms); it then makes a 128-bit load and a lane broadcast of each, and a
+ * vbroadcastf32x4 from memory instead (inline assembly) measured the same,
+ * 14 ns (53 cycles at 3.73 GHz) a step of 4 rows x 4 blocks x 4 vectors
+ * from L2. */
 static inline __m512i q4_quad_quants(__m512i a, __m512i b)
 {
 	const __m512i idx = _mm512_set_epi16(
@@ -359,7 +362,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 		for (int64_t i = 0; i < nb / 4; i++) {                                    \
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
 			/* dx * dw of row k, vector t's in 128-bit lane t; a copy on the      \
-			 * stack for the load ports to broadcast */                           \
+			 * stack to read each vector's back from */                           \
 			__m512 dd[LLORCH_ROWS];                                           \
 			float ds[LLORCH_ROWS][16] __attribute__((aligned(64)));           \
 			__m512 xd = xp->d[i0 + i];                                        \
