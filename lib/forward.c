@@ -382,20 +382,18 @@ static void act_fn(const rows_step *s, int32_t t0, int32_t t1)
 static void ffn(const pass *p, const llorch_layer *L)
 {
 	llorch_ctx *c = p->c;
-	int64_t F = p->m->hp.n_ff;
-	bool fault = c->fault == LLORCH_FAULT_GELU;
+	bool gpt2 = p->m->hp.arch == LLORCH_ARCH_GPT2, fault = c->fault == LLORCH_FAULT_GELU;
+	/* GPT-2's bias and GELU in the product's epilogue, but for the fault hook */
+	bool fused = gpt2 && !fault;
 
-	if (p->m->hp.arch == LLORCH_ARCH_GPT2 && !fault) {
-		/* bias and GELU in the product's epilogue */
-		linear(p, &L->ffn_up, c->xn, c->hb, L->ffn_up_b, LLORCH_ACT_GELU);
-	} else {
-		if (p->m->hp.arch == LLORCH_ARCH_GPT2)
-			linear(p, &L->ffn_up, c->xn, c->hb, NULL, LLORCH_ACT_NONE);
-		else
-			linear3(p, c->xn, &L->ffn_gate, c->hb, &L->ffn_up, c->hb2, NULL, NULL);
-		run_rows((rows_step){.p = p, .fn = act_fn, .Y = c->hb, .A = c->hb2, .n = F,
-				.b = L->ffn_up_b, .fault = fault});
-	}
+	if (gpt2)
+		linear(p, &L->ffn_up, c->xn, c->hb, fused ? L->ffn_up_b : NULL,
+				fused ? LLORCH_ACT_GELU : LLORCH_ACT_NONE);
+	else
+		linear3(p, c->xn, &L->ffn_gate, c->hb, &L->ffn_up, c->hb2, NULL, NULL);
+	if (!fused)
+		run_rows((rows_step){.p = p, .fn = act_fn, .Y = c->hb, .A = c->hb2,
+				.n = p->m->hp.n_ff, .b = L->ffn_up_b, .fault = fault});
 	linear(p, &L->ffn_down, c->hb, c->att, L->ffn_down_b, LLORCH_ACT_NONE);
 }
 

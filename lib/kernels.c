@@ -16,8 +16,8 @@
  * one place that decides how many. Its server threads are stopped as well
  * (blas_thread_shutdown_, which a single-threaded OpenBLAS never needs
  * again): they start with the process and spin on sched_yield for their
- * first ~70 ms, on the cores a tool's first prompt runs on (GPT-2's first
- * 64-token prompt ran at half speed in 2 of 5 starts).
+ * first ~70 ms, on the cores a tool's first prompt runs on (GPT-2 q8_0's
+ * first 64-token prompt ran at half speed in 3 of 6 starts).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
