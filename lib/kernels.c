@@ -556,40 +556,29 @@ static void matmul_panels(matmul_job *j)
 		if (r >= j->n_out)
 			break;
 		int n = j->n_out - r < LLORCH_PANEL ? (int)(j->n_out - r) : LLORCH_PANEL;
-		if (!P) {
+		if (P) {
+			pack_panel(j, r, n, P, P + k * LLORCH_PANEL);
+			j->ks->gemm_panel(j->X, j->n_tok, j->n_in, P, n, j->Y + r, j->n_out);
+		} else {
 			matmul_rows_by_token(j, r, r + n);
-			epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
-			continue;
 		}
-		pack_panel(j, r, n, P, P + k * LLORCH_PANEL);
-		j->ks->gemm_panel(j->X, j->n_tok, j->n_in, P, n, j->Y + r, j->n_out);
 		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
 	}
 	free(P);
 }
 
-static void matmul_worker(void *arg, int ith, int nth)
+/* Y[:, r0..r1) by OpenBLAS (see above). */
+static void blas_rows(const matmul_job *j, int64_t r0, int64_t r1)
 {
-	matmul_job *j = arg;
-	int64_t r0, r1;
 	float *tile;
 
-	if (j->ks->gemm_panel && j->ks->pack16) {
-		matmul_panels(j);
-		return;
-	}
-	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
-	if (r1 <= r0)
-		return;
 	if (j->kt == LLORCH_KT_F32) {
 		sgemm_rows(j, (const float *)(const void *)(j->W + (size_t)r0 * j->row_bytes), r0, r1 - r0);
-		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
 		return;
 	}
 	tile = malloc((size_t)j->tile_rows * (size_t)j->n_in * sizeof *tile);
 	if (!tile) {
 		matmul_rows_by_token(j, r0, r1);
-		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
 		return;
 	}
 	for (int64_t r = r0; r < r1; r += j->tile_rows) {
@@ -598,9 +587,24 @@ static void matmul_worker(void *arg, int ith, int nth)
 			j->ks->dequantize(j->kt, j->W + (size_t)(r + i) * j->row_bytes,
 					tile + i * j->n_in, j->n_in);
 		sgemm_rows(j, tile, r, n);
-		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r, r + n);
 	}
 	free(tile);
+}
+
+static void matmul_worker(void *arg, int ith, int nth)
+{
+	matmul_job *j = arg;
+	int64_t r0, r1;
+
+	if (j->ks->gemm_panel && j->ks->pack16) {
+		matmul_panels(j);
+		return;
+	}
+	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
+	if (r1 <= r0)
+		return;
+	blas_rows(j, r0, r1);
+	epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
 }
 
 /* Quantized weights where the level has an integer GEMM: X is quantized to

@@ -181,10 +181,11 @@ llorch_status llorch_threadpool_new(int n_threads, llorch_threadpool **out)
 	if (!p)
 		return llorch_error(LLORCH_E_NOMEM, "thread pool: out of memory");
 	p->n_threads = n_threads;
-	/* A spinning thread would take the core from the one it waits for. */
-	p->spin_ns = n_threads <= llorch_ncpu() ? SPIN_NS : 0;
 	if (sched_getaffinity(0, sizeof p->allowed, &p->allowed) != 0)
 		CPU_ZERO(&p->allowed);
+	/* A spinning thread would take the core from the one it waits for. */
+	p->spin_ns = n_threads <= (CPU_COUNT(&p->allowed) > 0 ? CPU_COUNT(&p->allowed) : 1) ?
+		SPIN_NS : 0;
 	atomic_init(&p->generation, 0);
 	atomic_init(&p->pending, 0);
 	atomic_init(&p->stop, false);
