@@ -567,6 +567,73 @@ static void test_rows_multi(void **state)
 	assert_true(llorch_simd_set(now));
 }
 
+/* The float multi-vector kernels against the one-vector kernel, bit for
+ * bit, where the vectors together outgrow L1 and the rows are taken in
+ * blocks a segment at a time (kernels_rows.h): rows that end inside a
+ * segment, on a vector's tail and on a scalar tail, row counts across the
+ * row blocks, 2..8 vectors (two groups), x 64-byte aligned or not. */
+static void test_rows_multi_float_long(void **state)
+{
+	static const int64_t n_ins[] = {2048 + 64, 3072, 5632, 4096 + 64 * 3 + 16 + 5};
+	static const int64_t n_rows[] = {1, 7, 9, 17};
+	static const struct {
+		const char *level;
+		const llorch_kernel_set *set;
+	} sets[] = {{"avx2", &llorch_kernels_avx2}, {"avx512", &llorch_kernels_avx512}};
+	const llorch_dtype ft[] = {LLORCH_DT_F32, LLORCH_DT_F16, LLORCH_DT_BF16};
+	const int kts[] = {LLORCH_KT_F32, LLORCH_KT_F16, LLORCH_KT_BF16};
+	const char *now = llorch_simd_level();
+	int tested = 0;
+
+	(void)state;
+	for (size_t l = 0; l < sizeof sets / sizeof *sets; l++) {
+		if (!llorch_simd_set(sets[l].level) ||
+				strncmp(llorch_simd_level(), sets[l].level, strlen(sets[l].level)) != 0) {
+			fprintf(stderr, "# SIMD level %s: not supported by this CPU, skipped\n",
+					sets[l].level);
+			continue;
+		}
+		for (size_t ti = 0; ti < 3; ti++)
+			for (size_t a = 0; a < sizeof n_ins / sizeof *n_ins; a++) {
+				int64_t n_in = n_ins[a], nr = n_rows[(a + ti) % 4];
+				int n_x = 2 + (int)((a + ti + l) % 7);
+				size_t rb = row_bytes(ft[ti], n_in);
+				void *W = random_weights(ft[ti], n_in, nr);
+				size_t xbytes = (size_t)(n_in * n_x + 16) * sizeof(float);
+				float *xa = aligned_alloc(64, (xbytes + 63) / 64 * 64);
+				assert_non_null(xa);
+				/* aligned, or 16 bytes off as malloc gives */
+				float *x = xa + ((a + ti) % 2 ? 4 : 0);
+				float *r = random_x(n_in * n_x);
+				memcpy(x, r, (size_t)(n_in * n_x) * sizeof *x);
+				float *y = malloc((size_t)(nr * n_x) * sizeof *y);
+				float *want = malloc((size_t)(nr * n_x) * sizeof *want);
+				assert_true(y && want);
+				for (int64_t i = 0; i < nr * n_x; i++)
+					y[i] = want[i] = rnd_unit();
+				for (int t = 0; t < n_x; t++)
+					sets[l].set->rows[kts[ti]](W, rb, x + t * n_in, n_in, want + t * nr, nr);
+				sets[l].set->rows_multi[kts[ti]](W, rb, x, n_in, n_x, n_in, y, nr, nr);
+				if (memcmp(y, want, (size_t)(nr * n_x) * sizeof *y) != 0) {
+					print_error("float rows_multi %s level %s n_in %lld rows %lld "
+							"vectors %d: not bit-identical to one vector at a "
+							"time\n", llorch_dtype_name(ft[ti]), sets[l].level,
+							(long long)n_in, (long long)nr, n_x);
+					fail();
+				}
+				tested++;
+				free(want);
+				free(y);
+				free(r);
+				free(xa);
+				free(W);
+			}
+	}
+	assert_true(llorch_simd_set(now));
+	if (!tested)
+		skip();
+}
+
 /* The long-row kernels against the row kernel called segment by segment
  * (as with several vectors), bit for bit: rows of 1..3 segments and a
  * partial one, odd block counts (Q8_0's tail block, Q4_0's lone blocks),
@@ -1141,6 +1208,7 @@ int main(void)
 		cmocka_unit_test(test_matmul_int8),
 		cmocka_unit_test(test_rows_multi),
 		cmocka_unit_test(test_rows_long),
+		cmocka_unit_test(test_rows_multi_float_long),
 		cmocka_unit_test(test_batch_equals_single),
 		cmocka_unit_test(test_matmul_epilogue),
 		cmocka_unit_test(test_attn_row),
