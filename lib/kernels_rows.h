@@ -39,43 +39,6 @@ static inline bool float_rows_segmented(int64_t n, int nx)
  * a llorch_rows_multi_fn), so a (row, vector) gets the same bits alone or in
  * a batch. */
 #define FLOAT_ROWS_KERNEL(NAME, ELEM, LOADW, SCALAR)                                      \
-	__attribute__((always_inline)) static inline void NAME##_nx(                      \
-			const uint8_t *w, const float *x, int64_t xs, const int NX,        \
-			int64_t n, float *y, int64_t ys)                                   \
-	{                                                                                 \
-		VEC acc[4][4];    /* [vector][(i / VW) mod 4] */                          \
-		_Pragma("GCC unroll 4")                                                   \
-		for (int t = 0; t < NX; t++)                                              \
-			_Pragma("GCC unroll 4")                                           \
-			for (int a = 0; a < 4; a++)                                       \
-				acc[t][a] = VZERO();                                      \
-		int64_t i = 0;                                                            \
-		for (; i + 4 * VW <= n; i += 4 * VW) {                                    \
-			_Pragma("GCC unroll 4")                                           \
-			for (int a = 0; a < 4; a++) {                                     \
-				VPREFETCH(w + ELEM * (i + a * VW) + LLORCH_PREFETCH_BYTES); \
-				VEC wv = LOADW(w + ELEM * (i + a * VW));                  \
-				_Pragma("GCC unroll 4")                                   \
-				for (int t = 0; t < NX; t++)                              \
-					acc[t][a] = VFMA(wv, VLOADX(x + t * xs + i + a * VW), acc[t][a]); \
-			}                                                                 \
-		}                                                                         \
-		for (; i + VW <= n; i += VW) {                                            \
-			VEC wv = LOADW(w + ELEM * i);                                     \
-			_Pragma("GCC unroll 4")                                           \
-			for (int t = 0; t < NX; t++)                                      \
-				acc[t][0] = VFMA(wv, VLOADX(x + t * xs + i), acc[t][0]);  \
-		}                                                                         \
-		_Pragma("GCC unroll 4")                                                   \
-		for (int t = 0; t < NX; t++) {                                            \
-			float s = VHSUM(VADD(VADD(acc[t][0], acc[t][1]),                  \
-						VADD(acc[t][2], acc[t][3])));             \
-			for (int64_t j = i; j < n; j++)                                   \
-				s += SCALAR(w + ELEM * j) * x[t * xs + j];                \
-			y[t * ys] += s;                                                   \
-		}                                                                         \
-	}                                                                                 \
-                                                                                          \
 	/* Values [i0, i1) of a row (i0 and, but at the row's end, i1 multiples   \
 	 * of 4 * VW) added to the sums st kept between segments (zero when      \
 	 * first): the steps of NAME##_nx's main loop, in its order. */          \
@@ -132,6 +95,17 @@ static inline bool float_rows_segmented(int64_t n, int nx)
 				s += SCALAR(w + ELEM * j) * x[t * xs + j];        \
 			y[t * ys] += s;                                           \
 		}                                                                 \
+	}                                                                         \
+                                                                                  \
+	/* A whole row: its main loop (prefetching LLORCH_PREFETCH_BYTES on, into  \
+	 * the next rows), then its tail. */                                      \
+	__attribute__((always_inline)) static inline void NAME##_nx(              \
+			const uint8_t *w, const float *x, int64_t xs, const int NX, \
+			int64_t n, float *y, int64_t ys)                           \
+	{                                                                         \
+		VEC st[16];    /* [vector][(i / VW) mod 4] */                     \
+		NAME##_seg(w, LLORCH_PREFETCH_BYTES, x, xs, NX, 0, n, st, true);  \
+		NAME##_fin(w, x, xs, NX, n / (4 * VW) * (4 * VW), n, st, y, ys);  \
 	}                                                                         \
                                                                                   \
 	/* Several vectors whose rows outgrow the L1 cache together: blocks of    \
