@@ -111,7 +111,9 @@ static inline bool float_rows_segmented(int64_t n, int nx)
 	/* Several vectors whose rows outgrow the L1 cache together: blocks of    \
 	 * FLOAT_SEG_ROWS rows taken FLOAT_SEG values at a time, each segment of  \
 	 * x then read from L1 for all of the block's rows, the rows' sums kept   \
-	 * between segments, so the bits are NAME##_nx's. */                     \
+	 * between segments, so the bits are NAME##_nx's. A row's segment         \
+	 * prefetches the next row's (rb on), which comes next; its own row's     \
+	 * next bytes come only a block later. */                                 \
 	static void NAME##_multi_seg(const uint8_t *W, size_t rb, const float *x,  \
 			int64_t xs, int nx, int64_t n, float *y, int64_t ys,      \
 			int64_t n_rows)                                           \
