@@ -90,8 +90,9 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	export FAKE_LLAMA_BENCH_LOG="$BATS_TEST_TMPDIR/calls"
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
 	LLORCH_BENCH_TYPES="q8_0 f16" LLORCH_BENCH_RUNS=1 LLORCH_BENCH_THREADS=1 \
-		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
+		run --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
 	echo "$output"; echo "stderr: $stderr"
+	[ "$status" -eq 0 ]
 	# once per run of each file, beside one of ours
 	[ "$(wc -l <"$FAKE_LLAMA_BENCH_LOG")" -eq 2 ]
 	grep -q -- "-m $BUILD/bench-models/tiny-q8_0.gguf -p 512 -n 128 -t 1 -r 1 -o json" "$FAKE_LLAMA_BENCH_LOG"
@@ -133,16 +134,21 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	export FAKE_LLAMA_BENCH_LOG="$BATS_TEST_TMPDIR/calls" FAKE_LLAMA_BENCH_TG_SEQ="50 1000 10"
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=table LLORCH_BENCH_SHAPES=tiny \
 	LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_RUNS=3 LLORCH_BENCH_THREADS=1 \
-		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
+		run --separate-stderr "$REPO/tests/bench/run" "$BUILD" --compare "$REPO/tests/data/llama-bench-fake"
 	echo "$output"; echo "stderr: $stderr"
+	[ "$status" -eq 0 ]
 	[ "$(grep -c -- "-r 1 -o json" "$FAKE_LLAMA_BENCH_LOG")" -eq 3 ]
 	row=$(printf '%s\n' "$output" | grep -E "^\| tiny +\| q8_0 ")
 	mapfile -t c < <(cells "$row")
 	# llama tg: the median of 50, 1000 and 10; tg x: the middle one of our
-	# runs' ratios to them, near ours over 50 where a mean of theirs (353)
-	# or a median of our ratios to a mean would be far from it
+	# runs' ratios to them, our first run over 50. Our runs differ (a loaded
+	# machine, a sanitizer build: by more than 35% in a CI rehearsal), so it
+	# is set against the median of ours over 50 within about a factor of 2:
+	# a ratio to the mean of theirs (353) would be 7 times lower, the mean of
+	# the rounds' ratios twice as high with runs of ours alike
 	[ "${c[12]}" = 50.0 ]
-	perl -e 'my ($tg, $x) = @ARGV; $x =~ s/x$// or exit 1; exit !(abs($x / ($tg / 50) - 1) < 0.35)' \
+	perl -e 'my ($tg, $x) = @ARGV; $x =~ s/x$// or exit 1; my $r = $x / ($tg / 50);
+		print STDERR "tg x over our tg / 50: $r\n"; exit !($r > 0.5 && $r < 1.9)' \
 		"${c[4]}" "${c[14]}"
 }
 
