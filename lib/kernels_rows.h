@@ -35,6 +35,18 @@ static inline bool float_rows_segmented(int64_t n, int nx)
 	return n * nx * (int64_t)sizeof(float) > FLOAT_X_L1_BYTES;
 }
 
+/* acc (up to NX vectors x 4) from the sums st kept between segments, or
+ * zeros when first. */
+__attribute__((always_inline)) static inline void float_rows_resume(VEC acc[4][4], const VEC *st,
+		const int NX, bool first)
+{
+	_Pragma("GCC unroll 4")
+	for (int t = 0; t < NX; t++)
+		_Pragma("GCC unroll 4")
+		for (int a = 0; a < 4; a++)
+			acc[t][a] = first ? VZERO() : st[4 * t + a];
+}
+
 /* One body for one vector (NAME, a llorch_rows_fn) and several (NAME##_multi,
  * a llorch_rows_multi_fn), so a (row, vector) gets the same bits alone or in
  * a batch. */
@@ -47,11 +59,7 @@ static inline bool float_rows_segmented(int64_t n, int nx)
 			const int NX, int64_t i0, int64_t i1, VEC *st, bool first) \
 	{                                                                         \
 		VEC acc[4][4];                                                    \
-		_Pragma("GCC unroll 4")                                           \
-		for (int t = 0; t < NX; t++)                                      \
-			_Pragma("GCC unroll 4")                                   \
-			for (int a = 0; a < 4; a++)                               \
-				acc[t][a] = first ? VZERO() : st[4 * t + a];      \
+		float_rows_resume(acc, st, NX, first);                            \
 		for (int64_t i = i0; i + 4 * VW <= i1; i += 4 * VW) {             \
 			_Pragma("GCC unroll 4")                                   \
 			for (int a = 0; a < 4; a++) {                             \
@@ -76,11 +84,7 @@ static inline bool float_rows_segmented(int64_t n, int nx)
 			int64_t i, int64_t n, const VEC *st, float *y, int64_t ys) \
 	{                                                                         \
 		VEC acc[4][4];                                                    \
-		_Pragma("GCC unroll 4")                                           \
-		for (int t = 0; t < NX; t++)                                      \
-			_Pragma("GCC unroll 4")                                   \
-			for (int a = 0; a < 4; a++)                               \
-				acc[t][a] = st[4 * t + a];                        \
+		float_rows_resume(acc, st, NX, false);                            \
 		for (; i + VW <= n; i += VW) {                                    \
 			VEC wv = LOADW(w + ELEM * i);                             \
 			_Pragma("GCC unroll 4")                                   \
