@@ -43,6 +43,60 @@ void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n)
 	}
 }
 
+/* vmaxps returns its second operand when the first is NaN: NaN skipped */
+float llorch_max_avx512(const float *x, int64_t n)
+{
+	const __m512 ninf = _mm512_set1_ps(-INFINITY);
+	__m512 m0 = ninf, m1 = ninf;
+	int64_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+		m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+	}
+	for (; i < n; i += 16)
+		m0 = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, tail_mask(n - i), x + i), m0);
+	return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+/* Summed in double, 8 lanes of each half, as the scalar kernel sums in
+ * double: 50k terms in float would lose digits of the log-probabilities. */
+double llorch_sum_exp_avx512(const float *x, int64_t n, float mx)
+{
+	const __m512 m = _mm512_set1_ps(mx), ninf = _mm512_set1_ps(-INFINITY);
+	__m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+
+	for (int64_t i = 0; i < n; i += 16) {
+		__m512 v = _mm512_mask_loadu_ps(ninf, tail_mask(n - i), x + i);
+		/* false for NaN and -inf, which add nothing */
+		__mmask16 live = _mm512_cmp_ps_mask(v, ninf, _CMP_GT_OQ);
+		__m512 e = _mm512_maskz_mov_ps(live, llorch_vexp512(_mm512_sub_ps(v, m)));
+		s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+		s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm512_extractf32x8_ps(e, 1)));
+	}
+	return _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+}
+
+int64_t llorch_find_above_avx512(const float *x, int64_t n, float bar)
+{
+	const __m512 b = _mm512_set1_ps(bar);
+	int64_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		__mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), b, _CMP_GT_OQ);
+		__mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i + 16), b, _CMP_GT_OQ);
+		if (m0 | m1)
+			return i + (m0 ? __builtin_ctz(m0) : 16 + __builtin_ctz(m1));
+	}
+	for (; i < n; i += 16) {
+		__mmask16 m = _mm512_mask_cmp_ps_mask(tail_mask(n - i),
+				_mm512_maskz_loadu_ps(tail_mask(n - i), x + i), b, _CMP_GT_OQ);
+		if (m)
+			return i + __builtin_ctz(m);
+	}
+	return n;
+}
+
 /* vcvtps2ph rounds to nearest even and keeps subnormals, as
  * llorch_fp32_to_fp16 does: the same bits at every level. */
 void llorch_to_f16_avx512(const float *src, uint16_t *dst, int64_t n)

@@ -20,6 +20,7 @@
  * first 64-token prompt ran at half speed in 3 of 6 starts).
  */
 #define _GNU_SOURCE
+#include <math.h>
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
@@ -769,4 +770,24 @@ void llorch_vec_gelu(float *x, int64_t n)
 void llorch_vec_silu_mul(float *gate, const float *up, int64_t n)
 {
 	kernels()->silu_mul(gate, up, n);
+}
+
+float llorch_vec_max(const float *x, int64_t n)
+{
+	return kernels()->max(x, n);
+}
+
+int64_t llorch_vec_find_above(const float *x, int64_t n, float bar)
+{
+	return kernels()->find_above(x, n, bar);
+}
+
+float llorch_vec_log_sum_exp(const float *x, int64_t n)
+{
+	const llorch_kernel_set *k = kernels();
+	float mx = k->max(x, n);
+
+	if (!isfinite(mx))
+		return mx;
+	return mx + (float)log(k->sum_exp(x, n, mx));
 }

@@ -98,6 +98,17 @@ void llorch_attn_row_ref(llorch_dtype kv_type, const float *q, const void *k, co
  * bits): the rows an f16 KV cache stores. */
 void llorch_vec_to_f16(const float *src, uint16_t *dst, int64_t n);
 
+/* log(sum_i e^(x_i)) over x (n), NaN counted as -inf: +inf when some x_i is
+ * +inf, -inf when every x_i is -inf or NaN (or n is 0). The sampler's
+ * normaliser for log-probabilities, once per token over the vocabulary:
+ * libm's expf made it most of the time between two tokens. */
+float llorch_vec_log_sum_exp(const float *x, int64_t n);
+/* The largest x_i of x (n), NaN skipped: -inf when there is none. */
+float llorch_vec_max(const float *x, int64_t n);
+/* The index of the first x_i > bar in x (n), n when there is none (NaN is
+ * never above): the sampler's pass over the vocabulary for top-k. */
+int64_t llorch_vec_find_above(const float *x, int64_t n, float bar);
+float llorch_vec_log_sum_exp_ref(const float *x, int64_t n);
 /* In place: x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))). */
 void llorch_vec_gelu(float *x, int64_t n);
 /* gate (n) = gate / (1 + exp(-gate)) * up */

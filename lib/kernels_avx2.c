@@ -183,4 +183,7 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.add = llorch_add_scalar,
 	.layernorm = llorch_layernorm_scalar,
 	.rmsnorm = llorch_rmsnorm_scalar,
+	.max = llorch_max_scalar,
+	.sum_exp = llorch_sum_exp_scalar,
+	.find_above = llorch_find_above_scalar,
 };

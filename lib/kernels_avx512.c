@@ -128,6 +128,9 @@ const llorch_kernel_set llorch_kernels_avx512 = {
 	.add = llorch_add_avx512,
 	.layernorm = llorch_layernorm_avx512,
 	.rmsnorm = llorch_rmsnorm_avx512,
+	.max = llorch_max_avx512,
+	.sum_exp = llorch_sum_exp_avx512,
+	.find_above = llorch_find_above_avx512,
 };
 
 const llorch_kernel_set llorch_kernels_avx512_vnni = {
@@ -152,4 +155,7 @@ const llorch_kernel_set llorch_kernels_avx512_vnni = {
 	.add = llorch_add_avx512,
 	.layernorm = llorch_layernorm_avx512,
 	.rmsnorm = llorch_rmsnorm_avx512,
+	.max = llorch_max_avx512,
+	.sum_exp = llorch_sum_exp_avx512,
+	.find_above = llorch_find_above_avx512,
 };

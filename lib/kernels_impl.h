@@ -105,6 +105,13 @@ typedef struct {
 	void (*layernorm)(float *y, const float *x, const float *w, const float *b, int64_t n,
 			float eps);
 	void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
+	/* The largest x_i of x (n), NaN skipped: -inf when there is none. */
+	float (*max)(const float *x, int64_t n);
+	/* The sum over x (n) of e^(x_i - mx), in double; NaN and -inf add 0.
+	 * mx is finite and no x_i is above it. */
+	double (*sum_exp)(const float *x, int64_t n, float mx);
+	/* The index of the first x_i > bar in x (n), n when there is none. */
+	int64_t (*find_above)(const float *x, int64_t n, float bar);
 } llorch_kernel_set;
 
 void llorch_add_scalar(float *x, const float *b, int64_t n);
@@ -115,6 +122,12 @@ void llorch_add_avx512(float *x, const float *b, int64_t n);
 void llorch_layernorm_avx512(float *y, const float *x, const float *w, const float *b,
 		int64_t n, float eps);
 void llorch_rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps);
+float llorch_max_scalar(const float *x, int64_t n);
+double llorch_sum_exp_scalar(const float *x, int64_t n, float mx);
+float llorch_max_avx512(const float *x, int64_t n);
+double llorch_sum_exp_avx512(const float *x, int64_t n, float mx);
+int64_t llorch_find_above_scalar(const float *x, int64_t n, float bar);
+int64_t llorch_find_above_avx512(const float *x, int64_t n, float bar);
 void llorch_gelu_scalar(float *x, int64_t n);
 void llorch_silu_mul_scalar(float *gate, const float *up, int64_t n);
 void llorch_gelu_avx512(float *x, int64_t n);

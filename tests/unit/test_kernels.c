@@ -1090,6 +1090,66 @@ static void test_activations(void **state)
 	for_each_level(act_all);
 }
 
+/* The sampler's passes over the vocabulary against plain loops: the max
+ * and the first index above a bar exactly, log-sum-exp within 2e-6 of the
+ * double-precision reference (a tenth of what a logprob prints), on
+ * ordinary logits and with NaN, -inf and +inf among them. */
+static void check_reductions(const float *x, int64_t n)
+{
+	float mx = -INFINITY, want = llorch_vec_log_sum_exp_ref(x, n), got = llorch_vec_log_sum_exp(x, n);
+	bool has_inf = false;
+
+	for (int64_t i = 0; i < n; i++) {
+		mx = x[i] > mx ? x[i] : mx;
+		has_inf |= x[i] == INFINITY;
+	}
+	assert_true(llorch_vec_max(x, n) == mx);
+	if (has_inf || mx == -INFINITY) {
+		assert_true(got == mx && want == mx);
+	} else if (!(fabsf(got - want) <= 2e-6f * fmaxf(1.0f, fabsf(want)))) {
+		fail_msg("log_sum_exp over %lld: %.9g, want %.9g", (long long)n, (double)got, (double)want);
+	}
+	const float bars[] = {-INFINITY, -1.0f, 0.0f, 0.5f, mx, INFINITY, NAN};
+	for (size_t b = 0; b < sizeof bars / sizeof *bars; b++) {
+		int64_t first = 0;
+		while (first < n && !(x[first] > bars[b]))
+			first++;
+		assert_int_equal(llorch_vec_find_above(x, n, bars[b]), first);
+	}
+}
+
+static void reductions_all(llorch_threadpool *const *pools)
+{
+	static const int64_t ns[] = {0, 1, 5, 16, 17, 31, 32, 33, 100, 50257};
+
+	(void)pools;
+	for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+		int64_t n = ns[k];
+		float *x = random_x(n > 0 ? n : 1);
+		for (int64_t i = 0; i < n; i++)
+			x[i] = 8.0f * x[i] - 2.0f; /* logits of a few units, as a model's */
+		check_reductions(x, n);
+		if (n >= 5) {
+			x[n / 2] = NAN;
+			x[n - 1] = -INFINITY;
+			x[1] = NAN;
+			check_reductions(x, n);
+			x[n - 2] = INFINITY;
+			check_reductions(x, n);
+			for (int64_t i = 0; i < n; i++)
+				x[i] = i % 3 ? -INFINITY : NAN;
+			check_reductions(x, n);
+		}
+		free(x);
+	}
+}
+
+static void test_sampler_reductions(void **state)
+{
+	(void)state;
+	for_each_level(reductions_all);
+}
+
 /* The kernels' own half conversion, for every bit pattern. */
 static void test_fp16_all_values(void **state)
 {
@@ -1215,6 +1275,7 @@ int main(void)
 		cmocka_unit_test(test_attn_tile),
 		cmocka_unit_test(test_to_f16),
 		cmocka_unit_test(test_activations),
+		cmocka_unit_test(test_sampler_reductions),
 		cmocka_unit_test(test_norms),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

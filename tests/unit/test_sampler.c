@@ -415,6 +415,90 @@ static void test_logprobs(void **state)
 	llorch_sampler_free(s);
 }
 
+/* llorch_sampler_sample takes top-k of few of many straight from the
+ * logits (and greedy from a max); the candidate chain is the reference. On
+ * logits with many ties, NaN, -inf and +inf, over temperatures, k, top-p,
+ * min-p, and repetition penalties over histories with repeats and ids out
+ * of range, both draw the same token at every step. */
+static void test_sampler_equals_chain(void **state)
+{
+	enum { V = 4096 };
+	static const float temps[] = {0.0f, 0.5f, 0.8f, 1.0f, 1.7f};
+	static const int32_t ks[] = {0, 1, 2, 40, V / 64, V / 64 + 1};
+	static const float top_ps[] = {1.0f, 0.9f};
+	static const float min_ps[] = {0.0f, 0.05f};
+	static const float penalties[] = {1.0f, 1.3f, 0.7f};
+	static const int32_t lasts[] = {64, -1, 3};
+	const int32_t history[] = {7, 7, 4095, -1, V + 3, 100, 7, 2, 0, 3000};
+	const size_t n_history = sizeof history / sizeof *history;
+	float *l = malloc(sizeof *l * V);
+	llorch_candidate *c = malloc(sizeof *c * V);
+	llorch_sampler *s;
+	long cases = 0, fast_tokens = 0;
+
+	(void)state;
+	assert_non_null(l);
+	assert_non_null(c);
+	assert_int_equal(llorch_sampler_new(V, &s), LLORCH_OK);
+	srand(11);
+	for (int variant = 0; variant < 5; variant++) {
+		for (int i = 0; i < V; i++) /* 1/8 steps: ties everywhere */
+			l[i] = (float)(rand() % 160) / 8.0f - 14.0f;
+		/* penalised tokens at the top, where the penalty decides; in
+		 * variant 4 every logit is negative, which a penalty multiplies */
+		l[2] = l[100] = 5.875f;
+		l[3000] = 5.75f;
+		if (variant == 4)
+			for (int i = 0; i < V; i++)
+				l[i] -= 6.0f;
+		if (variant >= 1)
+			for (int i = 0; i < V; i += 97) {
+				l[i] = NAN;
+				l[i + 1] = -INFINITY;
+			}
+		if (variant == 2)
+			l[7] = l[4000] = INFINITY; /* 7 is penalised: +inf stays +inf */
+		if (variant == 3)
+			for (int i = 0; i < 50; i++) /* the first k candidates are NaN */
+				l[i] = NAN;
+		for (size_t a = 0; a < sizeof temps / sizeof *temps; a++)
+		for (size_t b = 0; b < sizeof ks / sizeof *ks; b++)
+		for (size_t d = 0; d < sizeof top_ps / sizeof *top_ps; d++)
+		for (size_t e = 0; e < sizeof min_ps / sizeof *min_ps; e++)
+		for (size_t f = 0; f < sizeof penalties / sizeof *penalties; f++)
+		for (size_t g = 0; g < sizeof lasts / sizeof *lasts; g++) {
+			llorch_sampler_params sp = llorch_sampler_default_params();
+			sp.temperature = temps[a];
+			sp.top_k = ks[b];
+			sp.top_p = top_ps[d];
+			sp.min_p = min_ps[e];
+			sp.repetition_penalty = penalties[f];
+			sp.repeat_last_n = lasts[g];
+			sp.seed = 99;
+			for (uint64_t step = 0; step < 4; step++) {
+				for (int i = 0; i < V; i++)
+					c[i] = (llorch_candidate){.id = i, .logit = isnan(l[i]) ? -INFINITY : l[i]};
+				int32_t want = llorch_sample_chain(c, V, &sp, history, n_history, step);
+				int32_t got = llorch_sampler_sample(s, &sp, l, history, n_history, step, NULL, 0,
+						NULL, NULL);
+				if (got != want)
+					fail_msg("variant %d, T %g, k %d, top-p %g, min-p %g, penalty %g over %d, step %d: "
+							"%d, the chain draws %d", variant, (double)sp.temperature,
+							(int)sp.top_k, (double)sp.top_p, (double)sp.min_p,
+							(double)sp.repetition_penalty, (int)sp.repeat_last_n, (int)step,
+							(int)got, (int)want);
+				cases++;
+				fast_tokens += sp.temperature > 0.0f && sp.top_k > 0 && sp.top_k <= V / 64;
+			}
+		}
+	}
+	printf("# %ld draws the same as the chain's, %ld of them through top-k of the logits\n", cases,
+			fast_tokens);
+	llorch_sampler_free(s);
+	free(c);
+	free(l);
+}
+
 static int cmp_desc(const void *pa, const void *pb)
 {
 	const llorch_candidate *a = pa, *b = pb;
@@ -521,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_draw_inverse_cdf),
 		cmocka_unit_test(test_determinism_and_seeds),
 		cmocka_unit_test(test_logprobs),
+		cmocka_unit_test(test_sampler_equals_chain),
 		cmocka_unit_test(test_large_vocab),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
