@@ -65,6 +65,13 @@ int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_
 
 #define LLORCH_SAMPLER_MAX_TOP 20
 
+/* The ids of the k highest of x (n), best first: NaN below every number
+ * (-inf too), ties to the lower id; k is cut to n. Returns how many there
+ * are (k or n). For passing on only the top of the logits (llorch-forward
+ * -k): one heap of k ids and a vector scan for the next value above its
+ * worst. */
+size_t llorch_logits_top(const float *x, size_t n, size_t k, int32_t *ids);
+
 /* The whole chain with reusable scratch. */
 typedef struct llorch_sampler llorch_sampler;
 llorch_status llorch_sampler_new(int32_t n_vocab, llorch_sampler **out);

@@ -436,6 +436,72 @@ int32_t llorch_sample_chain(llorch_candidate *c, size_t n, const llorch_sampler_
 	return id;
 }
 
+/* x[a] ranks before x[b]: larger first, NaN last, ties to the lower id. */
+static inline bool value_before(const float *x, int32_t a, int32_t b)
+{
+	bool na = isnan(x[a]), nb = isnan(x[b]);
+
+	if (na != nb)
+		return nb;
+	if (!na && x[a] != x[b])
+		return x[a] > x[b];
+	return a < b;
+}
+
+/* sift_worst_up for a heap of ids ranked by value_before */
+static void sift_worst_id_up(const float *x, int32_t *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, w = i;
+		if (l < n && value_before(x, h[w], h[l]))
+			w = l;
+		if (r < n && value_before(x, h[w], h[r]))
+			w = r;
+		if (w == i)
+			return;
+		int32_t t = h[i];
+		h[i] = h[w];
+		h[w] = t;
+		i = w;
+	}
+}
+
+size_t llorch_logits_top(const float *x, size_t n, size_t k, int32_t *ids)
+{
+	if (k > n)
+		k = n;
+	if (k == 0)
+		return 0;
+	for (size_t i = 0; i < k; i++)
+		ids[i] = (int32_t)i;
+	for (size_t i = k / 2; i-- > 0;)
+		sift_worst_id_up(x, ids, k, i);
+	for (size_t i = k; i < n; i++) {
+		float bar = x[ids[0]];
+		if (isnan(bar)) {
+			/* the worst kept is NaN: every number beats it */
+			if (isnan(x[i]))
+				continue;
+		} else {
+			/* ahead of the worst kept only when strictly above it: a
+			 * tie loses to its lower id, NaN to every number */
+			i += (size_t)llorch_vec_find_above(x + i, (int64_t)(n - i), bar);
+			if (i >= n)
+				break;
+		}
+		ids[0] = (int32_t)i;
+		sift_worst_id_up(x, ids, k, 0);
+	}
+	/* the worst to the end, one at a time: best first */
+	for (size_t m = k - 1; m > 0; m--) {
+		int32_t t = ids[0];
+		ids[0] = ids[m];
+		ids[m] = t;
+		sift_worst_id_up(x, ids, m, 0);
+	}
+	return k;
+}
+
 struct llorch_sampler {
 	int32_t n_vocab;
 	llorch_candidate *cand; /* (n_vocab) */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "llorch.h"
 #include "logits_codec.h"
 
 void codec_json_float(strbuf *b, float x)
@@ -77,78 +78,26 @@ void codec_base64_floats(strbuf *b, const float *x, int64_t n)
 	b->len = (size_t)(o - b->p);
 }
 
-/* a (id ia) ranks before b (id ib): larger first, NaN last, ties by id. */
-static bool before(float a, int64_t ia, float b, int64_t ib)
-{
-	bool na = isnan(a), nb = isnan(b);
-
-	if (na != nb)
-		return nb;
-	if (!na && a != b)
-		return a > b;
-	return ia < ib;
-}
-
-typedef struct {
-	float v;
-	int64_t id;
-} scored;
-
-/* Min-heap by rank: the root is the worst of the k kept. */
-static void sift_down(scored *h, int64_t n, int64_t i)
-{
-	for (;;) {
-		int64_t w = i, l = 2 * i + 1, r = l + 1;
-		if (l < n && before(h[w].v, h[w].id, h[l].v, h[l].id))
-			w = l;
-		if (r < n && before(h[w].v, h[w].id, h[r].v, h[r].id))
-			w = r;
-		if (w == i)
-			return;
-		scored t = h[i];
-		h[i] = h[w];
-		h[w] = t;
-		i = w;
-	}
-}
-
 void codec_top_floats(strbuf *b, const float *x, int64_t n, int64_t k)
 {
-	if (k > n)
-		k = n;
-	if (k < 0)
-		k = 0;
-	scored *h = malloc((size_t)(k ? k : 1) * sizeof *h);
-	if (!h) {
+	size_t m = (size_t)(k < 0 ? 0 : k < n ? k : n);
+	int32_t *ids = malloc((m ? m : 1) * sizeof *ids);
+
+	if (!ids) {
 		b->failed = true;
 		return;
 	}
-	for (int64_t i = 0; i < k; i++)
-		h[i] = (scored){ x[i], i };
-	for (int64_t i = k / 2 - 1; i >= 0; i--)
-		sift_down(h, k, i);
-	for (int64_t i = k; i < n; i++)
-		if (before(x[i], i, h[0].v, h[0].id)) {
-			h[0] = (scored){ x[i], i };
-			sift_down(h, k, 0);
-		}
-	/* pop the worst to the end: the array ends up best first */
-	for (int64_t m = k - 1; m > 0; m--) {
-		scored t = h[0];
-		h[0] = h[m];
-		h[m] = t;
-		sift_down(h, m, 0);
-	}
+	m = llorch_logits_top(x, (size_t)n, m, ids);
 	strbuf_append(b, "[", 1);
-	for (int64_t i = 0; i < k; i++) {
+	for (size_t i = 0; i < m; i++) {
 		char tmp[32];
-		int len = snprintf(tmp, sizeof tmp, "%s[%lld,", i ? "," : "", (long long)h[i].id);
+		int len = snprintf(tmp, sizeof tmp, "%s[%d,", i ? "," : "", (int)ids[i]);
 		strbuf_append(b, tmp, (size_t)len);
-		codec_json_float(b, h[i].v);
+		codec_json_float(b, x[ids[i]]);
 		strbuf_append(b, "]", 1);
 	}
 	strbuf_append(b, "]", 1);
-	free(h);
+	free(ids);
 }
 
 /* Each base64 character's value + 1; 0 for every other byte. */

@@ -499,6 +499,67 @@ static void test_sampler_equals_chain(void **state)
 	free(l);
 }
 
+static const float *top_ref_x;
+
+/* larger first, NaN last, ties to the lower id */
+static int cmp_top_ref(const void *pa, const void *pb)
+{
+	int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+	float xa = top_ref_x[a], xb = top_ref_x[b];
+
+	if (isnan(xa) != isnan(xb))
+		return isnan(xa) ? 1 : -1;
+	if (!isnan(xa) && xa != xb)
+		return xa > xb ? -1 : 1;
+	return (a > b) - (a < b);
+}
+
+/* llorch_logits_top against a full sort, on vectors with ties, NaN
+ * (also among the first k, where the heap starts), -inf and +inf. */
+static void test_logits_top(void **state)
+{
+	enum { N = 3000 };
+	float *x = malloc(sizeof *x * N);
+	int32_t *ref = malloc(sizeof *ref * N), *got = malloc(sizeof *got * (N + 3));
+	const size_t ns[] = {1, 2, 7, 11, 64, N};
+
+	(void)state;
+	srand(21);
+	for (int variant = 0; variant < 4; variant++)
+	for (size_t a = 0; a < sizeof ns / sizeof *ns; a++) {
+		size_t n = ns[a];
+		for (size_t i = 0; i < n; i++)
+			x[i] = (float)(rand() % 64) / 4.0f - 8.0f;
+		if (variant >= 1)
+			for (size_t i = 0; i < n; i += 5)
+				x[i] = NAN;
+		if (variant >= 2 && n > 3) {
+			x[n - 1] = INFINITY;
+			x[n / 2] = -INFINITY;
+			x[1] = -INFINITY;
+		}
+		if (variant == 3)
+			for (size_t i = 0; i < n; i++)
+				x[i] = i % 2 ? NAN : -INFINITY;
+		for (size_t i = 0; i < n; i++)
+			ref[i] = (int32_t)i;
+		top_ref_x = x;
+		qsort(ref, n, sizeof *ref, cmp_top_ref);
+		const size_t ks[] = {0, 1, 2, 5, 40, n - 1, n, n + 3};
+		for (size_t b = 0; b < sizeof ks / sizeof *ks; b++) {
+			size_t want = ks[b] < n ? ks[b] : n;
+			assert_int_equal(llorch_logits_top(x, n, ks[b], got), want);
+			for (size_t i = 0; i < want; i++)
+				if (got[i] != ref[i])
+					fail_msg("variant %d, n %zu, k %zu: #%zu is %d, want %d", variant, n, ks[b], i,
+							(int)got[i], (int)ref[i]);
+		}
+	}
+	free(got);
+	free(ref);
+	free(x);
+}
+
 static int cmp_desc(const void *pa, const void *pb)
 {
 	const llorch_candidate *a = pa, *b = pb;
@@ -606,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_determinism_and_seeds),
 		cmocka_unit_test(test_logprobs),
 		cmocka_unit_test(test_sampler_equals_chain),
+		cmocka_unit_test(test_logits_top),
 		cmocka_unit_test(test_large_vocab),
 	};
 	cmocka_set_message_output(CM_OUTPUT_TAP);
