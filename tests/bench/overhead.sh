@@ -22,7 +22,9 @@
 # stream read by tests/bench/stamp.pl, llorch-sample's lines read by it; the
 # curl time thus includes curl relaying the stream through a pipe): the
 # steady decode rate, without model loading, connection set-up or the prompt.
-# Runs alternate between the paths (A B C A B C ...); medians are printed,
+# Runs alternate between the paths, the order reversed every other round
+# (A B C C B A A B C ...) so that no path always follows the same one or
+# sits further from the in-process run; medians are printed,
 # each path's overhead = 1 - the median over the rounds of its tok/s over the
 # in-process tok/s of the same round (the machine's speed drifts between
 # rounds more than within one), and whether its text equals the in-process
@@ -133,9 +135,13 @@ case " $paths " in
 	;;
 esac
 
+reversed=
+for l in $labels; do reversed="$l $reversed"; done
 i=0
 while [ "$i" -lt "$runs" ]; do
-	for l in $labels; do
+	order=$labels
+	[ $((i % 2)) -eq 1 ] && order=$reversed
+	for l in $order; do
 		case $l in
 		inproc) run_inproc ;;
 		http) run_http ;;
