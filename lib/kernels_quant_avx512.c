@@ -18,7 +18,9 @@
  *    rows (NAME##_prep), so the inner loop only loads them;
  *  - per (row, vector): the integer dot products, then in float
  *    acc += (dx * dw) * sum, with 4 x 4 accumulators in 16 of the 32
- *    registers (Q4_0: dx * dw for all vectors by one multiply per row).
+ *    registers (Q4_0: per vector, the four rows' sums of each block
+ *    gathered into one register first, then one multiply-add, with one
+ *    accumulator per vector).
  * The rows' work is shared by up to MULTI_NX vectors and the vectors' by
  * four rows; with one vector (decode) the rows' work is most of the cost,
  * which is why it is kept to a few instructions (whole blocks loaded at
@@ -170,22 +172,29 @@ static inline __m128 reduce4_ps(__m512 a, __m512 b, __m512 c, __m512 d)
 			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), q));
 }
 
+/* y[k] += s[k] + the blocks [first, nb) of row k left over after the last
+ * whole group (tail_block), for the nr live rows of a group. */
+static inline void add_rows(__m128 s, float *y, int nr, bool q4, const uint8_t *const *w, size_t bs,
+		const llorch_block_q8a *x, int64_t first, int64_t nb)
+{
+	__mmask8 live = (__mmask8)((1u << nr) - 1);
+
+	if (first < nb) {
+		float v[LLORCH_ROWS];
+		_mm_storeu_ps(v, s);
+		for (int k = 0; k < nr; k++)
+			for (int64_t b = first; b < nb; b++)
+				v[k] += tail_block(q4, w[k] + bs * (size_t)b, &x[b]);
+		s = _mm_loadu_ps(v);
+	}
+	_mm_mask_storeu_ps(y, live, _mm_add_ps(_mm_maskz_loadu_ps(live, y), s));
+}
+
 #define ACC_STORE(acc, NX, Q4, BS, first)                                                 \
 	_Pragma("GCC unroll 4")                                                           \
-	for (int t = 0; t < NX; t++) {                                                    \
-		__m128 s = reduce4_ps(acc[0][t], acc[1][t], acc[2][t], acc[3][t]);        \
-		__mmask8 live = (__mmask8)((1u << nr) - 1);                               \
-		float *yt = y + t * ys;                                                   \
-		if ((first) < nb) {                                                       \
-			float v[LLORCH_ROWS];                                             \
-			_mm_storeu_ps(v, s);                                              \
-			for (int k = 0; k < nr; k++)                                      \
-				for (int64_t b = (first); b < nb; b++)                    \
-					v[k] += tail_block(Q4, w[k] + (BS) * (size_t)b, &x[t * xs + b]); \
-			s = _mm_loadu_ps(v);                                              \
-		}                                                                         \
-		_mm_mask_storeu_ps(yt, live, _mm_add_ps(_mm_maskz_loadu_ps(live, yt), s)); \
-	}
+	for (int t = 0; t < NX; t++)                                                      \
+		add_rows(reduce4_ps(acc[0][t], acc[1][t], acc[2][t], acc[3][t]), y + t * ys, nr, \
+				Q4, w, BS, x + t * xs, first, nb)
 
 /* The prefetches for step i of a row group, STEP bytes a row: every line
  * of the bytes the step reads, pf bytes on (see LLORCH_PREFETCH_BYTES
@@ -278,18 +287,17 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
  * per quad rather than per pair.
  *
  * The blocks are interleaved by 32-bit lane (lane l holds block l % 4,
- * its bytes 4 (l / 4) ..), so that the scales of a quad repeat every 128
- * bits. That lets one multiply per row give the scale products of all
- * four vectors (the vectors' scales prepared in one register, vector t's in
- * 128-bit lane t), each vector's then read back from a copy on the stack,
- * where one multiply per row and vector had kept the two pipes the dot
- * products need busy: with four vectors, all of GPT-2's products from
- * memory went from 2.39 to 1.93 ms. The copy is read as volatile, since
- * GCC otherwise forwards the store and shuffles in registers (2.10-2.16
- * ms); it then makes a 128-bit load and a lane broadcast of each, and a
- * vbroadcastf32x4 from memory instead (inline assembly) measured the same,
- * 14 ns (53 cycles at 3.73 GHz) a step of 4 rows x 4 blocks x 4 vectors
- * from L2. */
+ * its bytes 4 (l / 4) ..). Per vector, the four rows' integer sums are
+ * reduced to whole blocks and gathered into one register, row k's four
+ * blocks in its 128-bit lane k (block_sums4: integer, so exact), converted
+ * once and scaled by one multiply by the rows' and the vector's scales in
+ * the same layout: per step of 4 rows x 4 blocks x 4 vectors, 4
+ * conversions and 8 float operations where each (row, vector) had taken a
+ * conversion, a scale broadcast and a multiply-add (48 of them, on the
+ * two pipes the dot products use, and where this CPU's two-source word
+ * permutes go too): 57 -> 51 cycles a step from L2 at four vectors, 26 ->
+ * 24.5 at one (kq microbenchmark, at 4 GHz). The scales of the four rows
+ * are gathered as fp16 words (one masked move each) and converted once. */
 static inline __m512i q4_quad_quants(__m512i a, __m512i b)
 {
 	const __m512i idx = _mm512_set_epi16(
@@ -298,13 +306,35 @@ static inline __m512i q4_quad_quants(__m512i a, __m512i b)
 	return _mm512_permutex2var_epi16(a, idx, b);
 }
 
-/* The quad's four fp16 scales (words 0 and 9 of each pair) as 16 floats,
- * in the lanes of its sums: the four, four times. */
-static inline __m512 q4_quad_scales(__m512i a, __m512i b)
+/* The quad's four fp16 scales (words 0 and 9 of each pair) as words 0..3,
+ * and again in 4..7, 8..11 and 12..15. */
+static inline __m256i q4_quad_scale_words(__m512i a, __m512i b)
 {
 	const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 			41, 32, 9, 0, 41, 32, 9, 0, 41, 32, 9, 0, 41, 32, 9, 0);
-	return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, idx, b)));
+	return _mm512_castsi512_si256(_mm512_permutex2var_epi16(a, idx, b));
+}
+
+/* Four rows' dot products of a quad (lane l: block l % 4, part l / 4) to
+ * each block's whole sum, row k's in 128-bit lane k: the 4 x 4 lanes of
+ * 128 bits transposed and added, 6 shuffles and 3 additions for the four
+ * rows, where converting and scaling each row's 16 partial sums had taken a
+ * conversion and a multiply-add per row and vector on the pipes the dot
+ * products use. Integer sums: exact in any order. */
+static inline __m512i block_sums4(__m512i p0, __m512i p1, __m512i p2, __m512i p3)
+{
+	__m512i s01 = _mm512_add_epi32(_mm512_shuffle_i32x4(p0, p1, 0x44), _mm512_shuffle_i32x4(p0, p1, 0xee));
+	__m512i s23 = _mm512_add_epi32(_mm512_shuffle_i32x4(p2, p3, 0x44), _mm512_shuffle_i32x4(p2, p3, 0xee));
+	return _mm512_add_epi32(_mm512_shuffle_i32x4(s01, s23, 0x88), _mm512_shuffle_i32x4(s01, s23, 0xdd));
+}
+
+/* The sums of the four lanes of each 128-bit lane k, in lane k. */
+static inline __m128 lane_sums4(__m512 a)
+{
+	a = _mm512_add_ps(a, _mm512_permute_ps(a, 0x4e));
+	a = _mm512_add_ps(a, _mm512_permute_ps(a, 0xb1));
+	return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12,
+			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), a));
 }
 
 /* Four 16-byte arrays in one register, a in bytes 0..15. */
@@ -338,16 +368,13 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 				xp->off[xi] = _mm512_sub_epi32(_mm512_setzero_si512(),    \
 						DOT(DOT(_mm512_setzero_si512(), eight, lo), eight, hi)); \
 			}                                                                 \
-		/* every vector's scales in one register per quad, vector t's in          \
-		 * 128-bit lane t (one vector's in all four, used as they are) */         \
-		for (int64_t i = 0; i < nq; i++) {                                        \
-			float d[16];                                                      \
-			for (int l = 0; l < 16; l++) {                                    \
-				int t = nx == 1 ? 0 : l / 4;                              \
-				d[l] = t < nx ? x[t * xs + 4 * i + l % 4].d : 0.0f;       \
+		/* vector t's four scales of quad i, once in each 128-bit lane */        \
+		for (int t = 0; t < nx; t++)                                              \
+			for (int64_t i = 0; i < nq; i++) {                                \
+				const llorch_block_q8a *xb = x + t * xs + 4 * i;          \
+				xp->d[t * SEG_PAIRS + i] = _mm512_broadcast_f32x4(        \
+						_mm_setr_ps(xb[0].d, xb[1].d, xb[2].d, xb[3].d)); \
 			}                                                                 \
-			xp->d[i] = _mm512_loadu_ps(d);                                    \
-		}                                                                         \
 	}                                                                                 \
                                                                                           \
 	ATTR __attribute__((always_inline)) static inline void NAME##_rows(               \
@@ -357,40 +384,45 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q4_0);                              \
 		const __m512i mask = _mm512_set1_epi8(0x0f);                              \
-		__m512 acc[LLORCH_ROWS][MULTI_NX];                                        \
-		ACC_INIT(acc, NX);                                                        \
+		/* vector t's sums: row k's in 128-bit lane k, block b of the quad       \
+		 * in its lane b */                                                       \
+		__m512 acc[MULTI_NX];                                                     \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int t = 0; t < NX; t++)                                              \
+			acc[t] = _mm512_setzero_ps();                                     \
 		for (int64_t i = 0; i < nb / 4; i++) {                                    \
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
-			/* dx * dw of row k, vector t's in 128-bit lane t; a copy on the      \
-			 * stack to read each vector's back from */                           \
-			__m512 dd[LLORCH_ROWS];                                           \
-			float ds[LLORCH_ROWS][16] __attribute__((aligned(64)));           \
-			__m512 xd = xp->d[i0 + i];                                        \
+			/* the four rows' scales, row k's in words 4k .. 4k + 3 */            \
+			__m256i wsc = _mm256_setzero_si256();                             \
 			prefetch_step(w, lp, 4 * BS, i, pf, lin);                         \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \
 				__m512i a = load_pair(b0, 18), b = load_pair(b0 + 2 * BS, 18); \
 				__m512i q = q4_quad_quants(a, b);                         \
-				dd[k] = _mm512_mul_ps(xd, q4_quad_scales(a, b));          \
-				_mm512_store_ps(ds[k], dd[k]);                            \
+				wsc = _mm256_mask_mov_epi16(wsc, (__mmask16)(0xfu << (4 * k)), \
+						q4_quad_scale_words(a, b));               \
 				wl[k] = _mm512_and_si512(q, mask);                        \
 				wh[k] = _mm512_and_si512(_mm512_srli_epi16(q, 4), mask);  \
 			}                                                                 \
+			__m512 wd = _mm512_cvtph_ps(wsc);                                 \
 			_Pragma("GCC unroll 4")                                           \
 			for (int t = 0; t < NX; t++) {                                    \
 				int64_t xi = t * SEG_PAIRS + i0 + i;                      \
 				int64_t qi = t * SEG_PAIRS + 2 * (i0 + i);                \
-				__m512i xl = xp->q[qi], xh = xp->q[qi + 1];               \
+				__m512i xl = xp->q[qi], xh = xp->q[qi + 1], p[LLORCH_ROWS]; \
 				_Pragma("GCC unroll 4")                                   \
-				for (int k = 0; k < LLORCH_ROWS; k++) {                   \
-					__m512i p = DOT(DOT(xp->off[xi], wl[k], xl), wh[k], xh); \
-					__m512 s = NX == 1 ? dd[k] : _mm512_broadcast_f32x4(*(volatile __m128 *)(ds[k] + 4 * t)); \
-					acc[k][t] = _mm512_fmadd_ps(s, _mm512_cvtepi32_ps(p), acc[k][t]); \
-				}                                                         \
+				for (int k = 0; k < LLORCH_ROWS; k++)                     \
+					p[k] = DOT(DOT(xp->off[xi], wl[k], xl), wh[k], xh); \
+				acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(wd, xp->d[xi]),    \
+						_mm512_cvtepi32_ps(block_sums4(p[0], p[1], p[2], p[3])), \
+						acc[t]);                                  \
 			}                                                                 \
 		}                                                                         \
-		ACC_STORE(acc, NX, true, BS, nb / 4 * 4);                                 \
+		_Pragma("GCC unroll 4")                                                   \
+		for (int t = 0; t < NX; t++)                                              \
+			add_rows(lane_sums4(acc[t]), y + t * ys, nr, true, w, BS, x + t * xs, \
+					nb / 4 * 4, nb);                                  \
 	}
 
 /* NAME##_multi (a llorch_rows_multi_fn) and NAME (a llorch_rows_fn) over a
