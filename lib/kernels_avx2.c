@@ -9,6 +9,7 @@
 #include <math.h>
 
 #include "kernels_impl.h"
+#include "vexp_poly.h"
 
 static inline float hsum8(__m256 v)
 {
@@ -175,25 +176,16 @@ static void to_f16(const float *src, uint16_t *dst, int64_t n)
  * floats at a time, the tail scalar: without them an AVX2-only CPU spent
  * 0.2 ms a GPT-2 token in expf for the log-probabilities. */
 
-/* e^x for x <= 0 (the sum's x_i - max), 8 at a time: x = n ln2 + r with
- * |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error below
- * 2e-7), 2^n made in the exponent field. x is clamped at -87, where e^x is
+/* e^x for x <= 0 (the sum's x_i - max), 8 at a time (LLORCH_VEXP_NP),
+ * 2^n made in the exponent field. x is clamped at -87, where e^x is
  * 1.6e-38 and adds nothing next to the maximum's 1. */
 static inline __m256 vexp256_nonpositive(__m256 x)
 {
-	const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
-	const __m256 ln2_hi = _mm256_set1_ps(0.693359375f), ln2_lo = _mm256_set1_ps(-2.12194440e-4f);
+	__m256 n, p;
+
 	x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-	__m256 n = _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-	__m256 r = _mm256_fnmadd_ps(n, ln2_hi, x);
-	r = _mm256_fnmadd_ps(n, ln2_lo, r);
-	__m256 p = _mm256_set1_ps(1.0f / 720);
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-	p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+	LLORCH_VEXP_NP(__m256, _mm256_set1_ps, _mm256_mul_ps, _mm256_round_ps, _mm256_fnmadd_ps,
+			_mm256_fmadd_ps, x, n, p);
 	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
 	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
