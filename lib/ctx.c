@@ -240,13 +240,15 @@ llorch_dtype llorch_ctx_kv_type(const llorch_ctx *c)
 
 void llorch_kv_store(llorch_ctx *c, void *cache, int32_t l, int32_t pos, const float *src)
 {
-	void *dst = llorch_kv_at(cache, c, l, pos, 0);
-	int64_t KV = c->model->kv_dim;
+	int64_t hd = c->model->hp.head_dim;
 
-	if (c->kv_type == LLORCH_DT_F16)
-		llorch_vec_to_f16(src, dst, KV);
-	else
-		memcpy(dst, src, (size_t)KV * sizeof(float));
+	for (int64_t i = 0; i < c->model->kv_dim; i += hd) {
+		void *dst = llorch_kv_at(cache, c, l, pos, i);
+		if (c->kv_type == LLORCH_DT_F16)
+			llorch_vec_to_f16(src + i, dst, hd);
+		else
+			memcpy(dst, src + i, (size_t)hd * sizeof(float));
+	}
 }
 
 void llorch_ctx_set_abort(llorch_ctx *c, bool (*abort_fn)(void *user), void *user)

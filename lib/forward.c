@@ -191,7 +191,8 @@ static void norm_rows(const pass *p, const float *w, const float *b, const float
 /* What every attention unit of a layer needs. */
 typedef struct {
 	int32_t hd, n_head, group;    /* head size, query heads, query heads per KV head */
-	int64_t E, KV;                /* row strides of q and att, of the caches */
+	int64_t E;                    /* row stride of q and att */
+	int64_t KV;                   /* values between positions of a head's cache run */
 	float scale;
 	float *scratch;               /* this thread's */
 } attn_geom;
@@ -242,7 +243,7 @@ static void attn_worker(void *arg, int ith, int nth)
 	const llorch_hparams *hp = &p->m->hp;
 	attn_geom g = {
 		.hd = hp->head_dim, .n_head = hp->n_head, .group = hp->n_head / hp->n_head_kv,
-		.E = hp->n_embd, .KV = p->m->kv_dim, .scale = 1.0f / sqrtf((float)hp->head_dim),
+		.E = hp->n_embd, .KV = hp->head_dim, .scale = 1.0f / sqrtf((float)hp->head_dim),
 		.scratch = p->scores + (size_t)ith * p->scores_stride,
 	};
 	int64_t total = (int64_t)p->nt * g.n_head;
@@ -251,10 +252,9 @@ static void attn_worker(void *arg, int ith, int nth)
 		attn_tiles(p, &g);
 		return;
 	}
-	/* One row: each thread takes a block of neighbouring heads, whose keys
-	 * and values lie side by side in each cache row, so that it reads one
-	 * run of lines per position instead of every other head's (depth 512:
-	 * 2-6% more tokens/s). Several rows, whose contexts may differ in
+	/* One row: each thread takes a block of neighbouring heads, whose
+	 * cache runs follow each other, so that it reads one stretch of memory
+	 * per layer. Several rows, whose contexts may differ in
 	 * length: units dealt out in turn. Each unit is computed whole by one
 	 * thread: the result does not depend on the number of threads. */
 	bool by_block = p->nt == 1;

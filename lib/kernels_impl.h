@@ -207,9 +207,8 @@ static inline int llorch_row_group(const uint8_t *W, size_t rb, int64_t r, int64
 }
 
 /* Rows j0 .. j1 - 1 (rows stride bytes apart from p), bytes of each, on
- * their way to L1: for attention, a few lines of each KV cache row, a
- * stride the hardware prefetchers follow late; for a grain of weights, the
- * start of one run. Always inlined: a call in the attention loops spills
+ * their way to L1: for attention, the keys or values of a few positions
+ * ahead; for a grain of weights, the start of one run. Always inlined: a call in the attention loops spills
  * their accumulators (every vector register is caller-saved), which cost
  * 40% of decode at depth 512. */
 static inline __attribute__((always_inline)) void llorch_prefetch_rows(const void *p,

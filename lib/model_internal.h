@@ -64,7 +64,7 @@ struct llorch_ctx {
 	llorch_fault fault;
 	llorch_dtype kv_type;         /* F32 or F16 */
 	size_t kv_elem;               /* bytes per cache value */
-	void *k_cache, *v_cache;      /* (n_layer, n_ctx, kv_dim) each, of kv_type */
+	void *k_cache, *v_cache;      /* (n_layer, n_head_kv, n_ctx, head_dim) each, of kv_type */
 	int32_t *kv_tokens;           /* (n_ctx): the id at each cached position */
 	/* scratch for up to n_batch rows */
 	float *x, *xn;                /* (n_batch, n_embd) */
@@ -85,12 +85,17 @@ struct llorch_ctx {
 	void *dump_user;
 };
 
-/* Value i of row pos in the cache rows of layer l, (n_ctx, kv_dim). */
+/* Value i (of kv_dim: head i / head_dim) of position pos of layer l. Each
+ * head's positions are one run, because one-token decode reads a head's
+ * keys, then its values, over every position: a run streams where rows of
+ * all heads made it read 128-256 bytes every 1.5-3 KB (GPT-2 q4_0 at depth
+ * 992: +12% tok/s with an f16 cache, +30% with f32). */
 static inline void *llorch_kv_at(void *cache, const llorch_ctx *c, int32_t l, int32_t pos,
 		int64_t i)
 {
-	size_t v = ((size_t)l * (size_t)c->n_ctx + (size_t)pos) * (size_t)c->model->kv_dim +
-		(size_t)i;
+	size_t hd = (size_t)c->model->hp.head_dim, h = (size_t)i / hd;
+	size_t v = (((size_t)l * (size_t)c->model->hp.n_head_kv + h) * (size_t)c->n_ctx +
+			(size_t)pos) * hd + (size_t)i % hd;
 
 	return (char *)cache + v * c->kv_elem;
 }

@@ -523,7 +523,7 @@ static void test_kv_f16(void **state)
 			fail_msg("%s: f16 cache %g from the reference", s.arch, err);
 		if (off == 0 || off > 1e-2)
 			fail_msg("%s: f16 cache %g from the f32 cache", s.arch, off);
-		/* (layers, n_ctx, kv_dim) keys and values, 2 bytes each instead of 4 */
+		/* (layers, head_kv, n_ctx, head_dim) keys and values, 2 bytes each instead of 4 */
 		size_t kv = (size_t)s.layer * (size_t)llorch_ctx_n_ctx(c) * 2 *
 			(size_t)(s.embd / s.head * s.head_kv);
 		assert_int_equal(llorch_ctx_memory_bytes(c32) - llorch_ctx_memory_bytes(c), kv * 2);
