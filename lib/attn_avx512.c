@@ -2,9 +2,9 @@
  * llorch_attn_row): scores four keys at a time, a vector exp for the
  * softmax, and the weighted sum of values kept in registers across all keys
  * (64 values of the head per pass) instead of read and written per key.
- * The cache holds f32 or f16 (converted as loaded: one-token decode reads
- * the whole cache per layer, so half the bytes is what counts); each body
- * is inlined once per type so that the type is a constant. */
+ * The cache holds f32, f16 or q8_0 (converted as loaded: one-token decode
+ * reads the whole cache per layer, so fewer bytes is what counts); each
+ * body is inlined once per type so that the type is a constant. */
 #include <math.h>
 #include <immintrin.h>
 
@@ -19,9 +19,33 @@ static inline __mmask16 tail_mask(int64_t n)
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Cache values i .. i + 15 (lanes of m) of a row at p, as float. */
+/* A q8_0 block's scale in every lane. */
+INLINE __m512 q8_scale(const uint8_t *blk)
+{
+	return _mm512_cvtph_ps(_mm256_set1_epi16((short)llorch_kh_load16(blk)));
+}
+
+/* Quants 16 h .. 16 h + 15 of a q8_0 block as float, not yet scaled. */
+INLINE __m512 q8_quants(const uint8_t *blk, int h)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+			_mm_loadu_si128((const __m128i *)(const void *)(blk + 2 + 16 * h))));
+}
+
+/* Block b of a q8_0 row at p. */
+INLINE const uint8_t *q8_block(const void *p, int64_t b)
+{
+	return (const uint8_t *)p + (size_t)b * sizeof(llorch_block_q8_0);
+}
+
+/* Cache values i .. i + 15 (lanes of m) of a row at p, as float; for q8_0,
+ * i a multiple of 16 and all 16 lanes (hd is a multiple of 32). */
 INLINE __m512 load_kv(int kt, const void *p, int64_t i, __mmask16 m)
 {
+	if (kt == LLORCH_KT_Q8_0) {
+		const uint8_t *b = q8_block(p, i / 32);
+		return _mm512_mul_ps(q8_quants(b, (int)(i % 32) / 16), q8_scale(b));
+	}
 	if (kt == LLORCH_KT_F16)
 		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
 	return _mm512_maskz_loadu_ps(m, (const float *)p + i);
@@ -40,6 +64,10 @@ INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
  * faster with this than without (f32 about 1.1x); 64 or 128 keys ahead
  * did not differ from 32 by more than this VM's swings of bandwidth. */
 #define KV_AHEAD 32
+/* For q8_0, 68-byte rows (hd 64): about the same 4 KiB ahead as f16's 32
+ * keys (32 and 128 keys measured the same in that benchmark). */
+#define KV_AHEAD_Q8 64
+#define KV_AHEAD_OF(kt) ((kt) == LLORCH_KT_Q8_0 ? KV_AHEAD_Q8 : KV_AHEAD)
 
 /* Rows j0 .. j1 - 1 (below n_kv) of a head's cache, hd values each. */
 INLINE void prefetch_kv(int kt, const void *p, int64_t kv_stride, int64_t hd, int64_t j0,
@@ -92,19 +120,103 @@ INLINE void dot4(int kt, const float *q, const void *k, int64_t kv_stride, int64
 	_mm_storeu_ps(scores, _mm_mul_ps(reduce4(a0, a1, a2, a3), _mm_set1_ps(scale)));
 }
 
+/* dot4 for a q8_0 cache: per block of 32 values, q . quants, then times
+ * the block's scale, once (a scale per 16 values doubled the kernel's
+ * operations; it ran at 31 GB/s where f16 ran at 43). */
+INLINE void dot4_q8(const float *q, const void *k, int64_t kv_stride, int64_t hd, float scale,
+		float *scores)
+{
+	__m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+		_mm512_setzero_ps()};
+
+	for (int64_t b = 0; b < hd / 32; b++) {
+		__m512 q0 = _mm512_loadu_ps(q + 32 * b), q1 = _mm512_loadu_ps(q + 32 * b + 16);
+#pragma GCC unroll 4
+		for (int m = 0; m < 4; m++) {
+			const uint8_t *blk = q8_block(kv_at(LLORCH_KT_Q8_0, k, m, kv_stride), b);
+			__m512 t = _mm512_fmadd_ps(q1, q8_quants(blk, 1),
+					_mm512_mul_ps(q0, q8_quants(blk, 0)));
+			a[m] = _mm512_fmadd_ps(q8_scale(blk), t, a[m]);
+		}
+	}
+	_mm_storeu_ps(scores, _mm_mul_ps(reduce4(a[0], a[1], a[2], a[3]), _mm_set1_ps(scale)));
+}
+
+/* Adds key j's weight p times its values in blocks b, b + 1 (nb of them)
+ * to a[0 .. 2 nb - 1]. */
+INLINE void weigh_q8_key(const void *v, int64_t kv_stride, int64_t j, int64_t b, int nb,
+		float p, __m512 *a)
+{
+	const uint8_t *blk = q8_block(kv_at(LLORCH_KT_Q8_0, v, j, kv_stride), b);
+	__m512 vp = _mm512_set1_ps(p);
+
+#pragma GCC unroll 2
+	for (int h = 0; h < nb; h++) {
+		const uint8_t *bh = blk + (size_t)h * sizeof(llorch_block_q8_0);
+		__m512 pd = _mm512_mul_ps(vp, q8_scale(bh));
+		a[2 * h] = _mm512_fmadd_ps(pd, q8_quants(bh, 0), a[2 * h]);
+		a[2 * h + 1] = _mm512_fmadd_ps(pd, q8_quants(bh, 1), a[2 * h + 1]);
+	}
+}
+
+/* out values of blocks b .. b + nb - 1 (nb 1 or 2, a constant after
+ * inlining, so that the accumulators stay in registers: with nb a variable
+ * they went to the stack, 24.5 against 17.3 cycles per key and head).
+ * Two keys a step, even and odd keys in their own accumulators: over
+ * caches in DRAM 5.9-6.2 ns per key and head where one key a step took
+ * 6.5-6.7. */
+INLINE void weigh_q8_pass(const float *scores, const void *v, int64_t kv_stride, int64_t hd,
+		int64_t n_kv, int64_t b, int nb, __m512 inv, float *out)
+{
+	__m512 e[4], o[4];
+
+#pragma GCC unroll 4
+	for (int u = 0; u < 4; u++)
+		e[u] = o[u] = _mm512_setzero_ps();
+	int64_t j = 0;
+	for (; j + 2 <= n_kv; j += 2) {
+		if (b == 0)
+			prefetch_kv(LLORCH_KT_Q8_0, v, kv_stride, hd, j + KV_AHEAD_Q8,
+					j + KV_AHEAD_Q8 + 2, n_kv);
+		weigh_q8_key(v, kv_stride, j, b, nb, scores[j], e);
+		weigh_q8_key(v, kv_stride, j + 1, b, nb, scores[j + 1], o);
+	}
+	if (j < n_kv)
+		weigh_q8_key(v, kv_stride, j, b, nb, scores[j], e);
+#pragma GCC unroll 4
+	for (int u = 0; u < 2 * nb; u++)
+		_mm512_storeu_ps(out + 32 * b + 16 * u, _mm512_mul_ps(_mm512_add_ps(e[u], o[u]), inv));
+}
+
+/* out (hd) = sum over keys of scores[j] v_j for a q8_0 cache, two blocks
+ * (64 values) per pass, each block's weight p_j d made once. */
+INLINE void weigh_q8(const float *scores, const void *v, int64_t kv_stride, int64_t hd,
+		int64_t n_kv, __m512 inv, float *out)
+{
+	for (int64_t b = 0; b < hd / 32; b += 2) {
+		if (b + 1 < hd / 32)
+			weigh_q8_pass(scores, v, kv_stride, hd, n_kv, b, 2, inv, out);
+		else
+			weigh_q8_pass(scores, v, kv_stride, hd, n_kv, b, 1, inv, out);
+	}
+}
+
 INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64_t kv_stride,
 		int64_t hd, int64_t n_kv, float scale, float *scores, float *out)
 {
 	int64_t j = 0;
 
-	prefetch_kv(kt, k, kv_stride, hd, 0, KV_AHEAD, n_kv);
+	prefetch_kv(kt, k, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
 	for (j = 0; j + 4 <= n_kv; j += 4) {
-		prefetch_kv(kt, k, kv_stride, hd, j + KV_AHEAD, j + KV_AHEAD + 4, n_kv);
-		dot4(kt, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+		prefetch_kv(kt, k, kv_stride, hd, j + KV_AHEAD_OF(kt), j + KV_AHEAD_OF(kt) + 4, n_kv);
+		if (kt == LLORCH_KT_Q8_0)
+			dot4_q8(q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+		else
+			dot4(kt, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
 	}
 	for (; j < n_kv; j++)
 		scores[j] = dot(kt, q, kv_at(kt, k, j, kv_stride), hd) * scale;
-	prefetch_kv(kt, v, kv_stride, hd, 0, KV_AHEAD, n_kv);
+	prefetch_kv(kt, v, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
 	__m512 vmax = _mm512_set1_ps(-INFINITY);
 	for (j = 0; j < n_kv; j += 16)
 		vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(n_kv - j), scores + j));
@@ -119,6 +231,10 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 		vsum = _mm512_add_ps(vsum, e);
 	}
 	__m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
+	if (kt == LLORCH_KT_Q8_0) {
+		weigh_q8(scores, v, kv_stride, hd, n_kv, inv, out);
+		return;
+	}
 
 	/* out, 64 values at a time, accumulated over every key in registers */
 	for (int64_t d = 0; d < hd; d += 64) {
@@ -147,6 +263,8 @@ void llorch_attn_row_avx512(int kt, const float *q, const void *k, const void *v
 {
 	if (kt == LLORCH_KT_F16)
 		attn_row(LLORCH_KT_F16, q, k, v, kv_stride, hd, n_kv, scale, scores, out);
+	else if (kt == LLORCH_KT_Q8_0)
+		attn_row(LLORCH_KT_Q8_0, q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 	else
 		attn_row(LLORCH_KT_F32, q, k, v, kv_stride, hd, n_kv, scale, scores, out);
 }
@@ -185,7 +303,7 @@ INLINE void score_keys(int kt, int mr, const void *k, int64_t kv_stride, int64_t
 #pragma GCC unroll 12
 		for (int m = 0; m < mr; m++)
 			c0[m] = c1[m] = _mm512_setzero_ps();
-		if (kt == LLORCH_KT_F16) {
+		if (kt != LLORCH_KT_F32) {
 			/* the keys' 16 values as float, for the tile to broadcast */
 			float kf[KEYS * 16];
 			__mmask16 dm = tail_mask(d1 - d0);
@@ -332,6 +450,9 @@ void llorch_attn_tile_avx512(int kt, const float *q, int64_t q_stride, const voi
 {
 	if (kt == LLORCH_KT_F16)
 		attn_tile(LLORCH_KT_F16, q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch,
+				out, out_stride);
+	else if (kt == LLORCH_KT_Q8_0)
+		attn_tile(LLORCH_KT_Q8_0, q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch,
 				out, out_stride);
 	else
 		attn_tile(LLORCH_KT_F32, q, q_stride, k, v, kv_stride, hd, pos0, n_q, scale, scratch,

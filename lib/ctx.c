@@ -101,9 +101,14 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 				p->n_threads, MAX_THREADS);
 	if (p->n_batch < 0)
 		return llorch_error(LLORCH_E_RANGE, "n_batch %d is negative", p->n_batch);
-	if (p->kv_type != LLORCH_DT_F32 && p->kv_type != LLORCH_DT_F16)
+	if (p->kv_type != LLORCH_DT_F32 && p->kv_type != LLORCH_DT_F16 &&
+	    p->kv_type != LLORCH_DT_Q8_0)
 		return llorch_error(LLORCH_E_RANGE, "KV cache type %s (id %d) is not supported "
-				"(f32 or f16)", llorch_dtype_name(p->kv_type), (int)p->kv_type);
+				"(f32, f16 or q8_0)", llorch_dtype_name(p->kv_type), (int)p->kv_type);
+	/* q8_0 blocks of 32 values may not straddle two heads */
+	if (p->kv_type == LLORCH_DT_Q8_0 && hp->head_dim % LLORCH_QK8_0 != 0)
+		return llorch_error(LLORCH_E_UNSUPPORTED, "KV cache type q8_0 needs a head size "
+				"that is a multiple of 32; this model's is %d", hp->head_dim);
 	int32_t n_ctx = p->n_ctx ? p->n_ctx : hp->n_ctx_train;
 	if (n_ctx > LLORCH_MAX_CTX)
 		n_ctx = LLORCH_MAX_CTX;
@@ -122,9 +127,12 @@ llorch_status llorch_ctx_new(const llorch_model *m, const llorch_ctx_params *p, 
 	size_t S = llorch_attn_tile_scratch(hp->head_dim, n_ctx);
 	size_t R = hp->rope_dim > 0 ? (size_t)hp->rope_dim : 1;
 	size_t kv_bytes = 0, scratch = 0, lkv;
-	size_t kv_elem = p->kv_type == LLORCH_DT_F16 ? sizeof(uint16_t) : sizeof(float), kv_values;
+	size_t kv_elem = p->kv_type == LLORCH_DT_F32 ? sizeof(float) : sizeof(uint16_t), kv_values;
+	/* per value, or per block of 32 (whole: head_dim is a multiple of 32) */
+	bool q8 = p->kv_type == LLORCH_DT_Q8_0;
 	bool ok = llorch_mul_size(L, T, &lkv) && llorch_mul_size(lkv, KV, &kv_values) &&
-		llorch_mul_size(kv_values, 2 * kv_elem, &kv_bytes) &&
+		llorch_mul_size(q8 ? kv_values / LLORCH_QK8_0 : kv_values,
+				2 * (q8 ? sizeof(llorch_block_q8_0) : kv_elem), &kv_bytes) &&
 		add_floats(&scratch, B, E * 4) && add_floats(&scratch, B, 2 * KV) &&
 		add_floats(&scratch, B, E + 2 * KV) && add_floats(&scratch, B, 2 * F) &&
 		add_floats(&scratch, (size_t)n_threads, S) && add_floats(&scratch, B, R);
@@ -244,7 +252,9 @@ void llorch_kv_store(llorch_ctx *c, void *cache, int32_t l, int32_t pos, const f
 
 	for (int64_t i = 0; i < c->model->kv_dim; i += hd) {
 		void *dst = llorch_kv_at(cache, c, l, pos, i);
-		if (c->kv_type == LLORCH_DT_F16)
+		if (c->kv_type == LLORCH_DT_Q8_0)
+			llorch_vec_to_q8_0(src + i, dst, hd);
+		else if (c->kv_type == LLORCH_DT_F16)
 			llorch_vec_to_f16(src + i, dst, hd);
 		else
 			memcpy(dst, src + i, (size_t)hd * sizeof(float));

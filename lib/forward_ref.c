@@ -82,16 +82,43 @@ static void dump(const ref_state *s, const char *name, int32_t layer, int32_t po
 /* Value i of cache row (l, pos), converted by the scalar routines. */
 static double ref_kv(const ref_state *s, void *cache, int32_t l, int32_t pos, int64_t i)
 {
+	if (s->c->kv_type == LLORCH_DT_Q8_0) {
+		const llorch_block_q8_0 *b = llorch_kv_at(cache, s->c, l, pos, i - i % LLORCH_QK8_0);
+		return (double)llorch_fp16_to_fp32(b->d) * b->qs[i % LLORCH_QK8_0];
+	}
 	const void *p = llorch_kv_at(cache, s->c, l, pos, i);
-
 	if (s->c->kv_type == LLORCH_DT_F16)
 		return llorch_fp16_to_fp32(*(const uint16_t *)p);
 	return *(const float *)p;
 }
 
+/* Block b of q8_0 = x (32): the rounding the cache's type asks for,
+ * written out (llorch_vec_to_q8_0 gives the same bits): d = amax / 127 in
+ * float, each x / d (times 1 / d, in float) to the nearest integer, ties
+ * to even, and d stored as f16. */
+static void ref_q8_0(const float *x, llorch_block_q8_0 *b)
+{
+	float amax = 0;
+
+	for (int k = 0; k < LLORCH_QK8_0; k++)
+		amax = fmaxf(amax, fabsf(x[k]));
+	float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+	for (int k = 0; k < LLORCH_QK8_0; k++) {
+		float t = x[k] * id;
+		/* NaN (a NaN or inf in the block) as 0, as the conversions do */
+		b->qs[k] = t == t ? (int8_t)(int)nearbyintf(t) : 0;
+	}
+	b->d = llorch_fp32_to_fp16(d);
+}
+
 /* Cache row (l, pos) = src (kv_dim), rounded as the cache's type asks. */
 static void ref_kv_store(ref_state *s, void *cache, int32_t l, int32_t pos, const float *src)
 {
+	if (s->c->kv_type == LLORCH_DT_Q8_0) {
+		for (int64_t i = 0; i < s->m->kv_dim; i += LLORCH_QK8_0)
+			ref_q8_0(src + i, llorch_kv_at(cache, s->c, l, pos, i));
+		return;
+	}
 	for (int64_t i = 0; i < s->m->kv_dim; i++) {
 		void *p = llorch_kv_at(cache, s->c, l, pos, i);
 		if (s->c->kv_type == LLORCH_DT_F16)

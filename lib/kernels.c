@@ -746,6 +746,22 @@ void llorch_vec_to_f16(const float *src, uint16_t *dst, int64_t n)
 	kernels()->to_f16(src, dst, n);
 }
 
+void llorch_vec_to_q8_0(const float *src, llorch_block_q8_0 *dst, int64_t n)
+{
+	const llorch_kernel_set *ks = kernels();
+	llorch_block_q8a buf[8];
+
+	for (int64_t i = 0; i < n; i += 8 * LLORCH_QK8_0) {
+		int64_t m = n - i < 8 * LLORCH_QK8_0 ? n - i : 8 * LLORCH_QK8_0;
+		ks->quantize_act(src + i, buf, m);
+		for (int64_t b = 0; b < m / LLORCH_QK8_0; b++) {
+			llorch_block_q8_0 *o = dst + i / LLORCH_QK8_0 + b;
+			o->d = llorch_fp32_to_fp16(buf[b].d);
+			memcpy(o->qs, buf[b].qs, sizeof o->qs);
+		}
+	}
+}
+
 void llorch_vec_add(float *x, const float *b, int64_t n)
 {
 	kernels()->add(x, b, n);

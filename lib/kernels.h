@@ -97,6 +97,11 @@ void llorch_attn_row_ref(llorch_dtype kv_type, const float *q, const void *k, co
 /* dst (n) = src as f16, rounded to nearest even (llorch_fp32_to_fp16's
  * bits): the rows an f16 KV cache stores. */
 void llorch_vec_to_f16(const float *src, uint16_t *dst, int64_t n);
+/* dst (n / 32 blocks) = src (n, a multiple of 32) as q8_0: the rows a q8_0
+ * KV cache stores. The quants are the activation quantizer's (d = amax /
+ * 127, x / d rounded to nearest even; for finite x the same bits at every
+ * level), the scale d then rounded to f16. */
+void llorch_vec_to_q8_0(const float *src, llorch_block_q8_0 *dst, int64_t n);
 
 /* log(sum_i e^(x_i)) over x (n), NaN counted as -inf: +inf when some x_i is
  * +inf, -inf when every x_i is -inf or NaN (or n is 0). The sampler's

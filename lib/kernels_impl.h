@@ -88,8 +88,8 @@ typedef struct {
 	 * and r in 0..15 (half a panel), the rows' values of kernel type kt
 	 * (F32, F16 or BF16) as float; a NULL row packs as zeros. */
 	void (*pack16)(int kt, const void *const rows[16], int64_t n, float *P);
-	/* llorch_attn_row at this level, over a cache of kernel type kt (F32
-	 * or F16) */
+	/* llorch_attn_row at this level, over a cache of kernel type kt (F32,
+	 * F16, or Q8_0 with hd and kv_stride multiples of 32) */
 	void (*attn_row)(int kt, const float *q, const void *k, const void *v, int64_t kv_stride,
 			int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 	/* Optional (else attn_row per row): llorch_attn_tile at this level */

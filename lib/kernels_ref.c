@@ -33,9 +33,13 @@ void llorch_matvec_ref(llorch_dtype t, const void *W, const float *x, float *y,
 	}
 }
 
-/* Value i of a cache of type t (F32 or F16). */
+/* Value i of a cache of type t (F32, F16 or Q8_0). */
 static double kv_value(llorch_dtype t, const void *p, int64_t i)
 {
+	if (t == LLORCH_DT_Q8_0) {
+		const llorch_block_q8_0 *b = (const llorch_block_q8_0 *)p + i / LLORCH_QK8_0;
+		return (double)llorch_fp16_to_fp32(b->d) * b->qs[i % LLORCH_QK8_0];
+	}
 	if (t == LLORCH_DT_F16)
 		return llorch_fp16_to_fp32(((const uint16_t *)p)[i]);
 	return ((const float *)p)[i];

@@ -163,9 +163,13 @@ void llorch_dequantize_scalar(int kt, const uint8_t *src, float *dst, int64_t n)
 	}
 }
 
-/* Value i of a cache of kernel type kt (F32 or F16) as float. */
+/* Value i of a cache of kernel type kt (F32, F16 or Q8_0) as float. */
 static inline float kv_value(int kt, const void *p, int64_t i)
 {
+	if (kt == LLORCH_KT_Q8_0) {
+		const uint8_t *b = (const uint8_t *)p + (size_t)(i / 32) * sizeof(llorch_block_q8_0);
+		return llorch_kh_fp16(llorch_kh_load16(b)) * (float)(int8_t)b[2 + i % 32];
+	}
 	if (kt == LLORCH_KT_F16)
 		return llorch_kh_fp16(((const uint16_t *)p)[i]);
 	return ((const float *)p)[i];

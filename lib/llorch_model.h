@@ -57,9 +57,11 @@ typedef struct {
 	int32_t n_ctx;     /* KV cache positions; 0: the model's, capped at LLORCH_MAX_CTX */
 	int32_t n_threads; /* 0: the cores available to the process */
 	int32_t n_batch;   /* prompt tokens per matrix-matrix pass; 0: 512 */
-	/* KV cache values: LLORCH_DT_F32 (0, the default) or LLORCH_DT_F16,
+	/* KV cache values: LLORCH_DT_F32 (0, the default); LLORCH_DT_F16,
 	 * which halves the cache and the bytes one decode step's attention
-	 * reads, at a rounding of keys and values to 11 significant bits. */
+	 * reads, at a rounding of keys and values to 11 significant bits; or
+	 * LLORCH_DT_Q8_0, blocks of 32 int8 with an f16 scale (34 bytes per 32
+	 * values), for models whose head size is a multiple of 32. */
 	llorch_dtype kv_type;
 } llorch_ctx_params;
 

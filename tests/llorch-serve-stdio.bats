@@ -145,21 +145,23 @@ print("ok")' "$output"
 	done
 }
 
-@test "--kv-type f16: concurrent slots give the tokens each job gets alone; LLORCH_KV_TYPE sets it; other types exit 64" {
-	local i
+@test "--kv-type f16 and q8_0: concurrent slots give the tokens each job gets alone; LLORCH_KV_TYPE sets it; other types exit 64" {
+	local i kv
 	for i in 1 2 3; do
 		echo "{\"job_id\":\"k$i\",\"prompt\":\"Once upon a time\",\"max_tokens\":20,\"seed\":$((i * 5)),\"temperature\":1}"
 	done >"$BATS_TEST_TMPDIR/jobs"
-	llorch-serve --stdio --slots 1 --kv-type f16 -m "$MODEL" <"$BATS_TEST_TMPDIR/jobs" 2>/dev/null >"$BATS_TEST_TMPDIR/one"
-	LLORCH_KV_TYPE=f16 llorch-serve --stdio --slots 3 -m "$MODEL" <"$BATS_TEST_TMPDIR/jobs" 2>/dev/null >"$BATS_TEST_TMPDIR/three"
-	for i in 1 2 3; do
-		[ -n "$(text_of k$i <"$BATS_TEST_TMPDIR/one")" ]
-		[ "$(text_of k$i <"$BATS_TEST_TMPDIR/one")" = "$(text_of k$i <"$BATS_TEST_TMPDIR/three")" ]
+	for kv in f16 q8_0; do
+		llorch-serve --stdio --slots 1 --kv-type $kv -m "$MODEL" <"$BATS_TEST_TMPDIR/jobs" 2>/dev/null >"$BATS_TEST_TMPDIR/one-$kv"
+		LLORCH_KV_TYPE=$kv llorch-serve --stdio --slots 3 -m "$MODEL" <"$BATS_TEST_TMPDIR/jobs" 2>/dev/null >"$BATS_TEST_TMPDIR/three"
+		for i in 1 2 3; do
+			[ -n "$(text_of k$i <"$BATS_TEST_TMPDIR/one-$kv")" ]
+			[ "$(text_of k$i <"$BATS_TEST_TMPDIR/one-$kv")" = "$(text_of k$i <"$BATS_TEST_TMPDIR/three")" ]
+		done
+		run -0 --separate-stderr llorch-serve -m "$MODEL" -p "Once upon a time" -n 8 --kv-type $kv --temperature 0
+		[ -n "$output" ]
 	done
-	run -0 --separate-stderr llorch-serve -m "$MODEL" -p "Once upon a time" -n 8 --kv-type f16 --temperature 0
-	[ -n "$output" ]
 	run -64 llorch-serve -m "$MODEL" --kv-type bf16
-	assert_output --partial "--kv-type: 'bf16' is not a KV cache type (f32 or f16)"
+	assert_output --partial "--kv-type: 'bf16' is not a KV cache type (f32, f16 or q8_0)"
 	LLORCH_KV_TYPE=q4_0 run -64 llorch-serve -m "$MODEL"
 	assert_output --partial "LLORCH_KV_TYPE"
 }

@@ -149,7 +149,9 @@ llorch_dtype cli_parse_kv_type(const char *arg, const char *src)
 		return LLORCH_DT_F32;
 	if (strcmp(arg, "f16") == 0)
 		return LLORCH_DT_F16;
-	cli_usage("%s: '%s' is not a KV cache type (f32 or f16)", src, arg);
+	if (strcmp(arg, "q8_0") == 0)
+		return LLORCH_DT_Q8_0;
+	cli_usage("%s: '%s' is not a KV cache type (f32, f16 or q8_0)", src, arg);
 }
 
 const char *cli_getenv(const char *name, ...)

@@ -60,7 +60,7 @@ def main():
     src.add_argument("--model")
     src.add_argument("--llama2c")
     ap.add_argument("--tol", type=float, default=1e-4)
-    ap.add_argument("--kv-type", choices=("f32", "f16"), default="f32",
+    ap.add_argument("--kv-type", choices=("f32", "f16", "q8_0"), default="f32",
                     help="the KV cache type the answers were computed with")
     args = ap.parse_args()
     meta, w = read_gguf(args.model) if args.model else read_llama2c(args.llama2c)

@@ -76,9 +76,22 @@ def _hp(meta, arch, key, default=None):
 
 def _cached(x, kv_type):
     """x as a KV cache of kv_type holds it: 'f16' rounds to half precision
-    (through float32, as the C code computes it), 'f32' keeps it."""
+    (through float32, as the C code computes it); 'q8_0' to blocks of 32
+    along the last axis (within a head: head sizes are multiples of 32),
+    d = amax / 127 and x * (1 / d) rounded to the nearest integer, ties to
+    even, all in float32, then d rounded to half precision; 'f32' keeps
+    it."""
     if kv_type == "f16":
         return x.astype(np.float32).astype(np.float16).astype(x.dtype)
+    if kv_type == "q8_0":
+        x32 = x.astype(np.float32)
+        b = x32.reshape(x32.shape[:-1] + (-1, 32))
+        d = np.abs(b).max(axis=-1, keepdims=True) / np.float32(127)
+        inv = np.zeros_like(d)
+        np.divide(np.float32(1), d, out=inv, where=d != 0)
+        q = np.rint(b * inv)
+        dq = q * d.astype(np.float16).astype(np.float32)
+        return dq.reshape(x32.shape).astype(x.dtype)
     return x
 
 

@@ -487,59 +487,83 @@ static llorch_ctx *new_ctx_kv(const llorch_model *m, int threads, llorch_dtype k
 	return c;
 }
 
-/* An f16 KV cache: the fast pass (prompt tiles, then one-token decode, on
- * 3 threads) against the reference with the same cache type, which rounds
- * each stored key and value with the scalar conversion; against an f32
- * cache it differs (the rounding is real) but little; half the cache
- * bytes; types other than f32 and f16 refused. */
-static void test_kv_f16(void **state)
+/* A typed KV cache (f16, q8_0): the fast pass (prompt tiles, then
+ * one-token decode, on 3 threads) against the reference with the same
+ * cache type, which rounds each stored key and value by the type's rule
+ * written out; against an f32 cache it differs (the rounding is real) but
+ * little; the cache bytes drop by the type's size. */
+static void check_kv_type(const char *arch, llorch_dtype kt, int32_t embd, double max_off)
 {
 	enum { N_PROMPT = 40, N_DECODE = 5, N = N_PROMPT + N_DECODE };
 	int32_t toks[N];
+	spec s = small(arch, LLORCH_DT_F32);
 
-	(void)state;
 	for (int32_t i = 0; i < N; i++)
 		toks[i] = seq[i % N_SEQ] ^ (i / N_SEQ);
+	s.embd = embd;
+	llorch_model *m = load_spec(&s);
+	size_t V = (size_t)llorch_model_hparams(m)->n_vocab;
+	float *a = malloc(N * V * sizeof *a), *ref = malloc(N * V * sizeof *ref);
+	float *f32 = malloc(N * V * sizeof *f32);
+	llorch_ctx *c = new_ctx_kv(m, 3, kt), *cr = new_ctx_kv(m, 1, kt);
+	llorch_ctx *c32 = new_ctx_kv(m, 3, LLORCH_DT_F32);
+
+	assert_true(a && ref && f32);
+	assert_int_equal(llorch_ctx_eval(c, toks, N_PROMPT, a, true), LLORCH_OK);
+	assert_int_equal(llorch_ctx_eval(c32, toks, N_PROMPT, f32, true), LLORCH_OK);
+	for (int32_t i = N_PROMPT; i < N; i++) {
+		assert_int_equal(llorch_ctx_eval(c, toks + i, 1, a + i * V, false), LLORCH_OK);
+		assert_int_equal(llorch_ctx_eval(c32, toks + i, 1, f32 + i * V, false), LLORCH_OK);
+	}
+	assert_int_equal(llorch_ctx_eval_ref(cr, toks, N, ref, true), LLORCH_OK);
+	double err = max_rel(a, ref, N * V), off = max_rel(a, f32, N * V);
+	print_message("# %s %s cache: %.3g from the reference, %.3g from the f32 cache\n", arch,
+			llorch_dtype_name(kt), err, off);
+	if (err > 1e-4)
+		fail_msg("%s: %s cache %g from the reference", arch, llorch_dtype_name(kt), err);
+	if (off == 0 || off > max_off)
+		fail_msg("%s: %s cache %g from the f32 cache", arch, llorch_dtype_name(kt), off);
+	/* (layers, head_kv, n_ctx, head_dim) keys and values: 2 bytes each, or
+	 * 34 a block of 32, instead of 4 */
+	size_t values = (size_t)s.layer * (size_t)llorch_ctx_n_ctx(c) * 2 *
+		(size_t)(s.embd / s.head * s.head_kv);
+	size_t bytes = kt == LLORCH_DT_F16 ? values * 2 : values / 32 * 34;
+	assert_int_equal(llorch_ctx_memory_bytes(c32) - llorch_ctx_memory_bytes(c),
+			values * 4 - bytes);
+	llorch_ctx_free(c);
+	llorch_ctx_free(cr);
+	llorch_ctx_free(c32);
+	free(a);
+	free(ref);
+	free(f32);
+	llorch_model_free(m);
+}
+
+static void test_kv_types(void **state)
+{
+	(void)state;
 	for (int arch = 0; arch < 2; arch++) {
-		spec s = small(arch ? "llama" : "gpt2", LLORCH_DT_F32);
+		const char *name = arch ? "llama" : "gpt2";
+		check_kv_type(name, LLORCH_DT_F16, 64, 1e-2);
+		/* head size 32: q8_0 blocks are whole heads */
+		check_kv_type(name, LLORCH_DT_Q8_0, 128, 2e-2);
+
+		/* q8_0 needs head sizes that are multiples of 32; types other
+		 * than f32, f16 and q8_0 are refused */
+		spec s = small(name, LLORCH_DT_F32);
 		llorch_model *m = load_spec(&s);
-		size_t V = (size_t)llorch_model_hparams(m)->n_vocab;
-		float *a = malloc(N * V * sizeof *a), *ref = malloc(N * V * sizeof *ref);
-		float *f32 = malloc(N * V * sizeof *f32);
-		llorch_ctx *c = new_ctx_kv(m, 3, LLORCH_DT_F16), *cr = new_ctx_kv(m, 1, LLORCH_DT_F16);
-		llorch_ctx *c32 = new_ctx_kv(m, 3, LLORCH_DT_F32);
-
-		assert_true(a && ref && f32);
-		assert_int_equal(llorch_ctx_eval(c, toks, N_PROMPT, a, true), LLORCH_OK);
-		assert_int_equal(llorch_ctx_eval(c32, toks, N_PROMPT, f32, true), LLORCH_OK);
-		for (int32_t i = N_PROMPT; i < N; i++) {
-			assert_int_equal(llorch_ctx_eval(c, toks + i, 1, a + i * V, false), LLORCH_OK);
-			assert_int_equal(llorch_ctx_eval(c32, toks + i, 1, f32 + i * V, false),
-					LLORCH_OK);
-		}
-		assert_int_equal(llorch_ctx_eval_ref(cr, toks, N, ref, true), LLORCH_OK);
-		double err = max_rel(a, ref, N * V), off = max_rel(a, f32, N * V);
-		if (err > 1e-4)
-			fail_msg("%s: f16 cache %g from the reference", s.arch, err);
-		if (off == 0 || off > 1e-2)
-			fail_msg("%s: f16 cache %g from the f32 cache", s.arch, off);
-		/* (layers, head_kv, n_ctx, head_dim) keys and values, 2 bytes each instead of 4 */
-		size_t kv = (size_t)s.layer * (size_t)llorch_ctx_n_ctx(c) * 2 *
-			(size_t)(s.embd / s.head * s.head_kv);
-		assert_int_equal(llorch_ctx_memory_bytes(c32) - llorch_ctx_memory_bytes(c), kv * 2);
-		llorch_ctx_free(c);
-		llorch_ctx_free(cr);
-		llorch_ctx_free(c32);
-		free(a);
-		free(ref);
-		free(f32);
-
 		llorch_ctx_params p = llorch_ctx_default_params();
+		llorch_ctx *c = NULL;
 		p.kv_type = LLORCH_DT_Q8_0;
+		assert_int_equal(llorch_ctx_new(m, &p, &c), LLORCH_E_UNSUPPORTED);
+		assert_non_null(strstr(llorch_last_error(), "KV cache type q8_0 needs a head size "
+				"that is a multiple of 32; this model's is 16"));
+		p.kv_type = LLORCH_DT_Q4_0;
 		assert_int_equal(llorch_ctx_new(m, &p, &c), LLORCH_E_RANGE);
-		assert_non_null(strstr(llorch_last_error(), "KV cache type q8_0"));
+		assert_non_null(strstr(llorch_last_error(), "KV cache type q4_0"));
 		p.kv_type = (llorch_dtype)12345;
 		assert_int_equal(llorch_ctx_new(m, &p, &c), LLORCH_E_RANGE);
+		assert_null(c);
 		llorch_model_free(m);
 	}
 }
@@ -778,7 +802,7 @@ int main(void)
 		cmocka_unit_test(test_prefix_reuse_and_determinism),
 		cmocka_unit_test(test_all_logits_and_batches),
 		cmocka_unit_test(test_long_prompt_tiles),
-		cmocka_unit_test(test_kv_f16),
+		cmocka_unit_test(test_kv_types),
 		cmocka_unit_test(test_range_errors),
 		cmocka_unit_test(test_eval_batch),
 		cmocka_unit_test(test_abort_and_dump),

@@ -817,13 +817,29 @@ static double attn_tol(const float *q, const float *k, int64_t stride, int64_t h
 	return ((4.0 + (double)n_kv) * 1.2e-7 + 1e-6 + 2.0 * score_err) * vmax + 1e-30;
 }
 
-/* The cache in the type under test: kv (n floats) rounded to f16 in place
- * when kv_type is F16, so that the float copy holds the very values the
- * f16 copy returned holds; the float array itself otherwise. */
+/* Bytes of n values of a cache of kv_type. */
+static size_t cache_bytes(llorch_dtype kv_type, int64_t n)
+{
+	size_t b = 0;
+
+	assert_int_equal(llorch_dtype_row_bytes(kv_type, n, &b), LLORCH_OK);
+	return b;
+}
+
+/* The cache in the type under test: kv (n floats) rounded to f16 or q8_0
+ * in place, so that the float copy holds the very values the typed copy
+ * returned holds; the float array itself for F32. */
 static void *cache_of(llorch_dtype kv_type, float *kv, int64_t n)
 {
-	if (kv_type != LLORCH_DT_F16)
+	if (kv_type == LLORCH_DT_F32)
 		return kv;
+	if (kv_type == LLORCH_DT_Q8_0) {
+		void *c = malloc(cache_bytes(kv_type, n));
+		assert_non_null(c);
+		llorch_vec_to_q8_0(kv, c, n);
+		assert_int_equal(llorch_dequantize_row(kv_type, c, kv, n), LLORCH_OK);
+		return c;
+	}
 	uint16_t *h = malloc((size_t)n * sizeof *h);
 	assert_non_null(h);
 	for (int64_t i = 0; i < n; i++) {
@@ -833,24 +849,41 @@ static void *cache_of(llorch_dtype kv_type, float *kv, int64_t n)
 	return h;
 }
 
-static const llorch_dtype kv_types[] = {LLORCH_DT_F32, LLORCH_DT_F16};
+static const llorch_dtype kv_types[] = {LLORCH_DT_F32, LLORCH_DT_F16, LLORCH_DT_Q8_0};
+
+/* Cache rows stride values apart, a multiple of 32 for q8_0 (whose head
+ * sizes are too), past the head's hd values. */
+static int64_t cache_stride(llorch_dtype kv_type, int64_t hd)
+{
+	return kv_type == LLORCH_DT_Q8_0 ? 3 * hd + 32 : 3 * hd + 5;
+}
+
+static const char *attn_name(llorch_dtype kv_type, bool tile)
+{
+	if (kv_type == LLORCH_DT_F32)
+		return tile ? "attn_tile" : "attn";
+	if (kv_type == LLORCH_DT_F16)
+		return tile ? "attn_tile f16" : "attn f16";
+	return tile ? "attn_tile q8_0" : "attn q8_0";
+}
 
 static void attn_all(llorch_threadpool *const *pools)
 {
-	static const int64_t hds[] = {1, 16, 37, 64, 80, 128};
+	static const int64_t hds[] = {1, 16, 32, 37, 64, 80, 128};
 	static const int64_t n_kvs[] = {1, 2, 17, 300};
 
 	(void)pools;
-	for (size_t ti = 0; ti < 2; ti++)
+	for (size_t ti = 0; ti < sizeof kv_types / sizeof *kv_types; ti++)
 	for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
 		for (size_t b = 0; b < sizeof n_kvs / sizeof *n_kvs; b++) {
 			llorch_dtype kt = kv_types[ti];
-			int64_t hd = hds[a], n_kv = n_kvs[b], stride = 3 * hd + 5;
+			if (kt == LLORCH_DT_Q8_0 && hds[a] % 32 != 0)
+				continue;
+			int64_t hd = hds[a], n_kv = n_kvs[b], stride = cache_stride(kt, hd);
 			float *q = random_x(hd), *kv = random_x(2 * n_kv * stride);
 			float *k = kv, *v = kv + n_kv * stride;
 			void *cache = cache_of(kt, kv, 2 * n_kv * stride);
-			size_t elem = kt == LLORCH_DT_F16 ? 2 : 4;
-			const void *kc = cache, *vc = (const char *)cache + (size_t)(n_kv * stride) * elem;
+			const void *kc = cache, *vc = (const char *)cache + cache_bytes(kt, n_kv * stride);
 			float *scores = malloc((size_t)n_kv * sizeof *scores);
 			float *out = malloc((size_t)hd * sizeof *out), *want = malloc((size_t)hd * sizeof *want);
 			float *want_t = malloc((size_t)hd * sizeof *want_t);
@@ -866,7 +899,7 @@ static void attn_all(llorch_threadpool *const *pools)
 			llorch_attn_row_ref(kt, q, kc, vc, stride, hd, n_kv, scale, want_t);
 			assert_memory_equal(want, want_t, (size_t)hd * sizeof *want);
 			for (int64_t d = 0; d < hd; d++)
-				check_close(kt == LLORCH_DT_F16 ? "attn f16" : "attn", LLORCH_DT_F32, 1, hd,
+				check_close(attn_name(kt, false), LLORCH_DT_F32, 1, hd,
 						d, out[d], want[d],
 						attn_tol(q, k, stride, hd, n_kv, scale, vmax));
 			if (cache != kv)
@@ -891,25 +924,26 @@ static void test_attn_row(void **state)
  * ragged and single-row, head sizes across vector tails. */
 static void attn_tile_all(llorch_threadpool *const *pools)
 {
-	static const int64_t hds[] = {1, 16, 37, 64, 80, 128};
+	static const int64_t hds[] = {1, 16, 32, 37, 64, 80, 128};
 	static const struct { int64_t pos0; int n_q; } tiles[] = {
 		{0, 1}, {0, 5}, {0, LLORCH_ATTN_TILE}, {3, LLORCH_ATTN_TILE}, {11, 1},
 		{40, 17}, {100, LLORCH_ATTN_TILE - 1}, {290, 13},
 	};
 
 	(void)pools;
-	for (size_t ti = 0; ti < 2; ti++)
+	for (size_t ti = 0; ti < sizeof kv_types / sizeof *kv_types; ti++)
 	for (size_t a = 0; a < sizeof hds / sizeof *hds; a++)
 		for (size_t b = 0; b < sizeof tiles / sizeof *tiles; b++) {
 			llorch_dtype kt = kv_types[ti];
+			if (kt == LLORCH_DT_Q8_0 && hds[a] % 32 != 0)
+				continue;
 			int64_t hd = hds[a], pos0 = tiles[b].pos0, n_kv = pos0 + tiles[b].n_q;
 			int n_q = tiles[b].n_q;
-			int64_t stride = 3 * hd + 5, q_stride = hd + 3, out_stride = 2 * hd + 1;
+			int64_t stride = cache_stride(kt, hd), q_stride = hd + 3, out_stride = 2 * hd + 1;
 			float *q = random_x(q_stride * n_q), *kv = random_x(2 * n_kv * stride);
 			float *k = kv, *v = kv + n_kv * stride;
 			void *cache = cache_of(kt, kv, 2 * n_kv * stride);
-			size_t elem = kt == LLORCH_DT_F16 ? 2 : 4;
-			const void *kc = cache, *vc = (const char *)cache + (size_t)(n_kv * stride) * elem;
+			const void *kc = cache, *vc = (const char *)cache + cache_bytes(kt, n_kv * stride);
 			float *scratch = malloc(llorch_attn_tile_scratch(hd, n_kv) * sizeof *scratch);
 			float *out = malloc((size_t)(out_stride * n_q) * sizeof *out);
 			float *want = malloc((size_t)hd * sizeof *want);
@@ -928,7 +962,7 @@ static void attn_tile_all(llorch_threadpool *const *pools)
 				llorch_attn_row_ref(LLORCH_DT_F32, qi, k, v, stride, hd, pos0 + i + 1, scale,
 						want);
 				for (int64_t d = 0; d < hd; d++)
-					check_close(kt == LLORCH_DT_F16 ? "attn_tile f16" : "attn_tile",
+					check_close(attn_name(kt, true),
 							LLORCH_DT_F32, 1, hd, pos0 + i, out[i * out_stride + d],
 							want[d], tol);
 				/* the gaps between output rows are left alone */
@@ -989,6 +1023,68 @@ static void test_to_f16(void **state)
 {
 	(void)state;
 	for_each_level(to_f16_all);
+}
+
+/* The q8_0 rows a cache stores, every level against the rule written out
+ * in double (d = amax / 127 in float, x times 1 / d in float, to the
+ * nearest integer with ties to even, d then f16): blocks with exact ties
+ * (amax 127, so d = 1), zeros, tiny and huge values. Finite values only:
+ * a NaN's or an infinity's block differs between levels (how the maximum
+ * skips a NaN, how a NaN quotient converts), and the pass is lost anyway. */
+static void to_q8_0_all(llorch_threadpool *const *pools)
+{
+	static const float ties[] = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f};
+	int64_t n = 32 * 9;
+	float *x = random_x(n);
+	llorch_block_q8_0 *got = malloc((size_t)(n / 32) * sizeof *got);
+
+	(void)pools;
+	assert_true(x && got);
+	for (size_t i = 0; i < sizeof ties / sizeof *ties; i++)
+		x[i] = ties[i];
+	for (int64_t i = 32; i < 64; i++)
+		x[i] = 0.0f;
+	for (int64_t i = 64; i < 96; i++)
+		x[i] *= 1e-30f;
+	for (int64_t i = 96; i < 128; i++)
+		x[i] *= 1e30f;
+	for (int64_t i = 192; i < n; i++)
+		x[i] *= (float)(i % 7) * 3.0f;
+	for (int64_t len = 0; len <= n; len += 32) {
+		memset(got, 0xab, (size_t)(n / 32) * sizeof *got);
+		llorch_vec_to_q8_0(x, got, len);
+		for (int64_t b = 0; b < len / 32; b++) {
+			const float *xb = x + 32 * b;
+			float amax = 0;
+			for (int k = 0; k < 32; k++)
+				amax = fmaxf(amax, fabsf(xb[k]));
+			float d = amax / 127.0f, id = d != 0 ? 1.0f / d : 0.0f;
+			assert_int_equal(got[b].d, llorch_fp32_to_fp16(d));
+			for (int k = 0; k < 32; k++) {
+				double t = (double)(xb[k] * id);
+				int want = (int)nearbyint(t);
+				if (got[b].qs[k] != want)
+					fail_msg("%s: block %lld value %d (%a): %d, want %d",
+							llorch_simd_level(), (long long)b, k,
+							(double)xb[k], got[b].qs[k], want);
+			}
+		}
+		for (int64_t b = len / 32; b < n / 32; b++)
+			assert_int_equal(got[b].d, 0xabab);
+	}
+	/* the ties: d = 1, x / d exactly halfway */
+	llorch_vec_to_q8_0(x, got, 32);
+	assert_int_equal(got[0].d, llorch_fp32_to_fp16(1.0f));
+	static const int8_t even[] = {127, 0, 2, 2, 0, -2, -2, 126};
+	assert_memory_equal(got[0].qs, even, sizeof even);
+	free(got);
+	free(x);
+}
+
+static void test_to_q8_0(void **state)
+{
+	(void)state;
+	for_each_level(to_q8_0_all);
 }
 
 /* Activations against the double-precision reference, over a range wide
@@ -1272,6 +1368,7 @@ int main(void)
 		cmocka_unit_test(test_batch_equals_single),
 		cmocka_unit_test(test_matmul_epilogue),
 		cmocka_unit_test(test_attn_row),
+		cmocka_unit_test(test_to_q8_0),
 		cmocka_unit_test(test_attn_tile),
 		cmocka_unit_test(test_to_f16),
 		cmocka_unit_test(test_activations),
