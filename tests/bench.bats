@@ -171,18 +171,20 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 	LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
 	LLORCH_BENCH_TYPES="q8_0 f32" LLORCH_BENCH_DEPTHS="0 64 1000" LLORCH_BENCH_RUNS=1 \
 	LLORCH_BENCH_THREADS=1 LLORCH_BENCH_GNUPLOT=no-such-gnuplot LLORCH_BENCH_KV=f32 \
+	LLORCH_BENCH_DEPTH_EXTRA="f32:q8_0" \
 		run -0 --separate-stderr "$REPO/tests/bench/run" "$BUILD"
 	echo "$output"; echo "stderr: $stderr"
 	[[ $output == *"; KV cache f32; "* ]]
 	[[ $output == *"# plot skipped: gnuplot is not installed"* ]]
-	[[ $output == *"|    depth |     q8_0 |      f32 |"* ]]
+	[[ $output == *"|    depth |       q8_0 |        f32 | f32/kv-q8_0 |"* ]]
 	# 1000 is lowered to fit the context of 512 with 32 steps
 	for d in 0 64 480; do
 		row=$(printf '%s\n' "$output" | grep -E "^\| +$d \|")
-		[[ $row =~ ^\|\ +$d\ \|\ +[0-9]+\.[0-9]\ \|\ +[0-9]+\.[0-9]\ \|$ ]]
+		[[ $row =~ ^\|\ +$d\ \|(\ +[0-9]+\.[0-9]\ \|){3}$ ]]
 	done
 	[ -s "$BUILD/bench-depth.dat" ]
-	LLORCH_BENCH_KV=q8_0 run -64 "$REPO/tests/bench/run" "$BUILD"
+	head -1 "$BUILD/bench-depth.dat" | grep -qx '# depth q8_0 f32 f32/kv-q8_0'
+	LLORCH_BENCH_KV=bf16 run -64 "$REPO/tests/bench/run" "$BUILD"
 	if command -v gnuplot >/dev/null; then
 		LLORCH_SHARED="$SHARED" LLORCH_BENCH_SECTIONS=depth LLORCH_BENCH_DEPTH_SHAPE=tiny \
 		LLORCH_BENCH_TYPES=q8_0 LLORCH_BENCH_DEPTHS="0 64" LLORCH_BENCH_RUNS=1 \
