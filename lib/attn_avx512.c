@@ -386,6 +386,44 @@ INLINE void weigh_values(int kt, int ng, const float *S, const void *v, int64_t 
 	}
 }
 
+/* weigh_values for a q8_0 cache, QGROUP_Q8 queries and one block (32
+ * values) per pass: a block's conversion (scale, two widenings, two
+ * multiplies) serves twice the queries it does in weigh_values, where it
+ * had made pp512 of GPT-2 q8_0 10% slower than with an f16 cache. */
+#define QGROUP_Q8 12
+
+INLINE void weigh_values_q8(const float *S, const void *v, int64_t kv_stride, int64_t hd,
+		int64_t n_kv, int i0, const float *inv, float *out, int64_t out_stride)
+{
+	for (int64_t b = 0; b < hd / 32; b++) {
+		__m512 a0[QGROUP_Q8], a1[QGROUP_Q8];
+
+#pragma GCC unroll 12
+		for (int g = 0; g < QGROUP_Q8; g++)
+			a0[g] = a1[g] = _mm512_setzero_ps();
+		for (int64_t j = 0; j < n_kv; j++) {
+			const uint8_t *blk = q8_block(kv_at(LLORCH_KT_Q8_0, v, j, kv_stride), b);
+			const float *pj = S + 32 * j + i0;
+			__m512 d = q8_scale(blk);
+			__m512 v0 = _mm512_mul_ps(q8_quants(blk, 0), d);
+			__m512 v1 = _mm512_mul_ps(q8_quants(blk, 1), d);
+#pragma GCC unroll 12
+			for (int g = 0; g < QGROUP_Q8; g++) {
+				__m512 p = _mm512_set1_ps(pj[g]);
+				a0[g] = _mm512_fmadd_ps(p, v0, a0[g]);
+				a1[g] = _mm512_fmadd_ps(p, v1, a1[g]);
+			}
+		}
+#pragma GCC unroll 12
+		for (int g = 0; g < QGROUP_Q8; g++) {
+			float *o = out + (int64_t)(i0 + g) * out_stride + 32 * b;
+			__m512 sc = _mm512_set1_ps(inv[i0 + g]);
+			_mm512_storeu_ps(o, _mm512_mul_ps(a0[g], sc));
+			_mm512_storeu_ps(o + 16, _mm512_mul_ps(a1[g], sc));
+		}
+	}
+}
+
 INLINE void attn_tile(int kt, const float *q, int64_t q_stride, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale, float *scratch,
 		float *out, int64_t out_stride)
@@ -430,7 +468,12 @@ INLINE void attn_tile(int kt, const float *q, int64_t q_stride, const void *k, c
 			_mm512_add_ps(sum1[0], sum1[1]), _mm512_add_ps(sum1[2], sum1[3]))));
 
 	/* query i needs keys up to pos0 + i: later ones weigh 0 */
-	for (int i0 = 0; i0 < n_q; i0 += QGROUP) {
+	int i0 = 0;
+	if (kt == LLORCH_KT_Q8_0)
+		for (; i0 + QGROUP_Q8 <= n_q; i0 += QGROUP_Q8)
+			weigh_values_q8(S, v, kv_stride, hd, pos0 + i0 + QGROUP_Q8, i0, inv, out,
+					out_stride);
+	for (; i0 < n_q; i0 += QGROUP) {
 		int ng = n_q - i0 < QGROUP ? n_q - i0 : QGROUP;
 		int64_t nk = pos0 + i0 + ng;
 		switch (ng) {
