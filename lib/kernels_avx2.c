@@ -9,7 +9,7 @@
 #include <math.h>
 
 #include "kernels_impl.h"
-#include "vexp_poly.h"
+#include "vexp_avx2.h"
 
 static inline float hsum8(__m256 v)
 {
@@ -176,20 +176,6 @@ static void to_f16(const float *src, uint16_t *dst, int64_t n)
  * floats at a time, the tail scalar: without them an AVX2-only CPU spent
  * 0.2 ms a GPT-2 token in expf for the log-probabilities. */
 
-/* e^x for x <= 0 (the sum's x_i - max), 8 at a time (LLORCH_VEXP_NP),
- * 2^n made in the exponent field. x is clamped at -87, where e^x is
- * 1.6e-38 and adds nothing next to the maximum's 1. */
-static inline __m256 vexp256_nonpositive(__m256 x)
-{
-	__m256 n, p;
-
-	x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-	LLORCH_VEXP_NP(__m256, _mm256_set1_ps, _mm256_mul_ps, _mm256_round_ps, _mm256_fnmadd_ps,
-			_mm256_fmadd_ps, x, n, p);
-	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-	return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-
 /* vmaxps returns its second operand when the first is NaN: NaN skipped */
 static float max_avx2(const float *x, int64_t n)
 {
@@ -218,7 +204,7 @@ static double sum_exp_avx2(const float *x, int64_t n, float mx)
 		__m256 v = _mm256_loadu_ps(x + i);
 		/* false for NaN and -inf, which add nothing */
 		__m256 live = _mm256_cmp_ps(v, ninf, _CMP_GT_OQ);
-		__m256 e = _mm256_and_ps(live, vexp256_nonpositive(_mm256_sub_ps(_mm256_and_ps(live, v), m)));
+		__m256 e = _mm256_and_ps(live, llorch_vexp256_nonpositive(_mm256_sub_ps(_mm256_and_ps(live, v), m)));
 		s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
 		s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
 	}
@@ -247,7 +233,7 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.rows_multi = { rows_f32_multi, rows_f16_multi, rows_bf16_multi },
 	.quantize_act = quantize_act,
 	.dequantize = llorch_dequantize_scalar,
-	.attn_row = llorch_attn_row_scalar,
+	.attn_row = llorch_attn_row_avx2,
 	.to_f16 = to_f16,
 	.gelu = llorch_gelu_scalar,
 	.silu_mul = llorch_silu_mul_scalar,

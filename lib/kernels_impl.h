@@ -135,6 +135,8 @@ void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void llorch_attn_row_scalar(int kt, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_to_f16_scalar(const float *src, uint16_t *dst, int64_t n);
+void llorch_attn_row_avx2(int kt, const float *q, const void *k, const void *v,
+		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_attn_row_avx512(int kt, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_attn_tile_avx512(int kt, const float *q, int64_t q_stride, const void *k,
@@ -208,9 +210,9 @@ static inline int llorch_row_group(const uint8_t *W, size_t rb, int64_t r, int64
 
 /* Rows j0 .. j1 - 1 (rows stride bytes apart from p), bytes of each, on
  * their way to L1: for attention, the keys or values of a few positions
- * ahead; for a grain of weights, the start of one run. Always inlined: a call in the attention loops spills
- * their accumulators (every vector register is caller-saved), which cost
- * 40% of decode at depth 512. */
+ * ahead; for a grain of weights, the start of one run. Always inlined: a
+ * call in the attention loops spills their accumulators (every vector
+ * register is caller-saved), which cost 40% of decode at depth 512. */
 static inline __attribute__((always_inline)) void llorch_prefetch_rows(const void *p,
 		size_t stride, size_t bytes, int64_t j0, int64_t j1)
 {
