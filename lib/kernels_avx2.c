@@ -93,6 +93,12 @@ static inline void rows_quant(bool q4, const uint8_t *W, size_t rb, const llorch
 {
 	const size_t bs = q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0);
 	int64_t nb = n / 32;
+	/* lines a group on or further (LLORCH_PREFETCH_BYTES), in memory
+	 * order when the rows are read whole (the group's rows are adjacent),
+	 * as kernels_quant_avx512.c does */
+	size_t group = rb * LLORCH_ROWS;
+	size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;
+	bool lin = (size_t)nb * bs == rb;
 
 	for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {
 		const uint8_t *w[LLORCH_ROWS];
@@ -103,6 +109,17 @@ static inline void rows_quant(bool q4, const uint8_t *W, size_t rb, const llorch
 			acc[k] = _mm256_setzero_ps();
 		for (int64_t b = 0; b < nb; b++) {
 			__m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)x[b].qs);
+			if (lin) {
+				const char *p = (const char *)w[0] + pf + LLORCH_ROWS * bs * (size_t)b;
+				for (size_t o = 0; o < LLORCH_ROWS * bs; o += 64)
+					_mm_prefetch(p + o, _MM_HINT_T0);
+			} else {
+				for (int k = 0; k < LLORCH_ROWS; k++) {
+					const char *p = (const char *)w[k] + pf + bs * (size_t)b;
+					_mm_prefetch(p, _MM_HINT_T0);
+					_mm_prefetch(p + bs - 1, _MM_HINT_T0);
+				}
+			}
 			for (int k = 0; k < LLORCH_ROWS; k++) {
 				const uint8_t *blk = w[k] + bs * (size_t)b;
 				float dw = fp16_scalar(llorch_kh_load16(blk));
