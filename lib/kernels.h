@@ -63,7 +63,8 @@ void llorch_matmul_ep(llorch_threadpool *pool, llorch_dtype t, const void *W,
 /* Attention of one query row over one head's cache: out (hd) =
  * sum_j softmax_j(scale * q . k_j) * v_j for j in 0..n_kv-1, where
  * k_j = k + j * kv_stride and v_j = v + j * kv_stride (hd values each, of
- * type kv_type: F32 or F16; kv_stride counts values, not bytes).
+ * type kv_type: F32, F16, or Q8_0 with hd and kv_stride multiples of 32;
+ * kv_stride counts values, not bytes).
  * scores: n_kv floats of scratch. n_kv >= 1. */
 void llorch_attn_row(llorch_dtype kv_type, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);

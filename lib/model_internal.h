@@ -62,7 +62,7 @@ struct llorch_ctx {
 	int32_t n_ctx, n_batch, n_threads, n_past;
 	llorch_threadpool *pool;
 	llorch_fault fault;
-	llorch_dtype kv_type;         /* F32 or F16 */
+	llorch_dtype kv_type;         /* F32, F16 or Q8_0 */
 	size_t kv_elem;               /* bytes per cache value (f32, f16) */
 	void *k_cache, *v_cache;      /* (n_layer, n_head_kv, n_ctx, head_dim) each, of kv_type
 	                               * (q8_0: head_dim / 32 blocks per position) */

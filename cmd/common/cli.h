@@ -42,8 +42,8 @@ bool cli_parse_double(const char *s, double min, double max, double *out);
  * a byte count in [1, 2^40], else a usage error (exit 64). */
 size_t cli_parse_max_line(const char *arg);
 
-/* The argument of --kv-type (src names it in the message): f32 or f16,
- * else a usage error (exit 64). */
+/* The argument of --kv-type (src names it in the message): f32, f16 or
+ * q8_0, else a usage error (exit 64). */
 llorch_dtype cli_parse_kv_type(const char *arg, const char *src);
 
 /* The value of the first set environment variable among names (NULL-ended). */

@@ -36,7 +36,7 @@ typedef struct {
 	double callback_timeout;   /* seconds, all attempts together */
 	long threads;
 	long ctx;
-	llorch_dtype kv_type;      /* the KV cache's: F32 or F16 */
+	llorch_dtype kv_type;      /* the KV cache's: F32, F16 or Q8_0 */
 	long slots;
 	long queue;
 	const char *api_key;
