@@ -181,7 +181,7 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 		max = fmaxf(max, scores[j]);
 	__m256 vmax = _mm256_set1_ps(max), vsum = _mm256_setzero_ps();
 	for (j = 0; j + 8 <= n_kv; j += 8) {
-		__m256 e = llorch_vexp256_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vmax));
+		__m256 e = llorch_vexp256(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vmax));
 		_mm256_storeu_ps(scores + j, e);
 		vsum = _mm256_add_ps(vsum, e);
 	}

@@ -147,6 +147,53 @@ static void rows_q4_0(const uint8_t *W, size_t rb, const void *x, int64_t n, flo
 	rows_quant(true, W, rb, x, n, y, n_rows);
 }
 
+/* Rows to float for the prompts' matrix products (OpenBLAS at this
+ * level), as llorch_dequantize_scalar bit for bit (one multiply d * q per
+ * value): the scalar loop took 4% of a GPT-2 q8_0 pp512. */
+static void dequantize(int kt, const uint8_t *src, float *dst, int64_t n)
+{
+	int64_t i = 0;
+
+	switch (kt) {
+	case LLORCH_KT_F16:
+		for (; i + 8 <= n; i += 8)
+			_mm256_storeu_ps(dst + i, load_f16x8(src + 2 * i));
+		break;
+	case LLORCH_KT_BF16:
+		for (; i + 8 <= n; i += 8)
+			_mm256_storeu_ps(dst + i, load_bf16x8(src + 2 * i));
+		break;
+	case LLORCH_KT_Q8_0:
+		for (; i < n; i += 32) {
+			const uint8_t *blk = src + (size_t)(i / 32) * sizeof(llorch_block_q8_0);
+			__m256 d = _mm256_set1_ps(fp16_scalar(llorch_kh_load16(blk)));
+			for (int h = 0; h < 4; h++) {
+				__m128i q = _mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * h));
+				_mm256_storeu_ps(dst + i + 8 * h,
+						_mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+			}
+		}
+		break;
+	case LLORCH_KT_Q4_0:
+		for (; i < n; i += 32) {
+			const uint8_t *blk = src + (size_t)(i / 32) * sizeof(llorch_block_q4_0);
+			__m256 d = _mm256_set1_ps(fp16_scalar(llorch_kh_load16(blk)));
+			__m256i q = _mm256_sub_epi8(unpack_q4(blk + 2), _mm256_set1_epi8(8));
+			__m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+			__m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+			for (int h = 0; h < 4; h++)
+				_mm256_storeu_ps(dst + i + 8 * h, _mm256_mul_ps(d,
+						_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(parts[h]))));
+		}
+		break;
+	default:
+		break;
+	}
+	/* F32 rows and the tails of float rows */
+	if (i < n)
+		llorch_dequantize_scalar(kt, src + (kt == LLORCH_KT_F32 ? 4 : 2) * i, dst + i, n - i);
+}
+
 /* As llorch_quantize_act_scalar, bit for bit (see kernels_avx512.c). */
 static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
 {
@@ -221,7 +268,7 @@ static double sum_exp_avx2(const float *x, int64_t n, float mx)
 		__m256 v = _mm256_loadu_ps(x + i);
 		/* false for NaN and -inf, which add nothing */
 		__m256 live = _mm256_cmp_ps(v, ninf, _CMP_GT_OQ);
-		__m256 e = _mm256_and_ps(live, llorch_vexp256_nonpositive(_mm256_sub_ps(_mm256_and_ps(live, v), m)));
+		__m256 e = _mm256_and_ps(live, llorch_vexp256(_mm256_sub_ps(_mm256_and_ps(live, v), m)));
 		s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
 		s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
 	}
@@ -249,11 +296,11 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
 	.rows_multi = { rows_f32_multi, rows_f16_multi, rows_bf16_multi },
 	.quantize_act = quantize_act,
-	.dequantize = llorch_dequantize_scalar,
+	.dequantize = dequantize,
 	.attn_row = llorch_attn_row_avx2,
 	.to_f16 = to_f16,
-	.gelu = llorch_gelu_scalar,
-	.silu_mul = llorch_silu_mul_scalar,
+	.gelu = llorch_gelu_avx2,
+	.silu_mul = llorch_silu_mul_avx2,
 	.add = llorch_add_scalar,
 	.layernorm = llorch_layernorm_scalar,
 	.rmsnorm = llorch_rmsnorm_scalar,

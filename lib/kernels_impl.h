@@ -130,6 +130,8 @@ int64_t llorch_find_above_scalar(const float *x, int64_t n, float bar);
 int64_t llorch_find_above_avx512(const float *x, int64_t n, float bar);
 void llorch_gelu_scalar(float *x, int64_t n);
 void llorch_silu_mul_scalar(float *gate, const float *up, int64_t n);
+void llorch_gelu_avx2(float *x, int64_t n);
+void llorch_silu_mul_avx2(float *gate, const float *up, int64_t n);
 void llorch_gelu_avx512(float *x, int64_t n);
 void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void llorch_attn_row_scalar(int kt, const float *q, const void *k, const void *v,

@@ -6,14 +6,15 @@
 
 #include "vexp_poly.h"
 
-/* e^x for x <= 0 (a softmax's x_i - max), 8 at a time (LLORCH_VEXP_NP),
- * 2^n made in the exponent field. x is clamped at -87, where e^x is
- * 1.6e-38 and adds nothing next to the maximum's 1. */
-static inline __m256 llorch_vexp256_nonpositive(__m256 x)
+/* e^x, 8 at a time (LLORCH_VEXP_NP), 2^n made in the exponent field. x is
+ * clamped to [-87, 88]: e^-87 is 1.6e-38 (a normal float, and nothing
+ * next to a softmax's maximum's 1), e^88 is 1.7e38 (finite, and anything
+ * over 1 + e^88 is 0 to float precision). */
+static inline __m256 llorch_vexp256(__m256 x)
 {
 	__m256 n, p;
 
-	x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+	x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
 	LLORCH_VEXP_NP(__m256, _mm256_set1_ps, _mm256_mul_ps, _mm256_round_ps, _mm256_fnmadd_ps,
 			_mm256_fmadd_ps, x, n, p);
 	__m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);

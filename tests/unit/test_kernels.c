@@ -1295,6 +1295,52 @@ static void test_quantize_act_levels(void **state)
 	free(x);
 }
 
+/* The kernel sets' index of a weight type. */
+static int kernel_type(llorch_dtype t)
+{
+	switch (t) {
+	case LLORCH_DT_F16: return LLORCH_KT_F16;
+	case LLORCH_DT_BF16: return LLORCH_KT_BF16;
+	case LLORCH_DT_Q8_0: return LLORCH_KT_Q8_0;
+	case LLORCH_DT_Q4_0: return LLORCH_KT_Q4_0;
+	default: return LLORCH_KT_F32;
+	}
+}
+
+/* Each level's row dequantizer (the prompts' weights to float) gives
+ * llorch_dequantize_row's bits, every weight type, rows with a float tail. */
+static void test_dequantize_levels(void **state)
+{
+	enum { N = 32 * 9, TAIL = 32 * 9 - 5 };
+	const llorch_kernel_set *sets[] = {&llorch_kernels_scalar, &llorch_kernels_avx2,
+		&llorch_kernels_avx512};
+	const char *names[] = {"scalar", "avx2", "avx512"};
+	const char *now = llorch_simd_level();
+	float *x = random_x(N), want[N], got[N];
+	uint8_t row[N * 4];
+
+	(void)state;
+	x[3] = 1e30f;
+	x[40] = -0.0f;
+	for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+		llorch_dtype t = types[ti];
+		bool quant = t == LLORCH_DT_Q8_0 || t == LLORCH_DT_Q4_0;
+		int64_t n = quant ? N : TAIL;
+		assert_int_equal(llorch_quantize_row(t, x, row, n), LLORCH_OK);
+		assert_int_equal(llorch_dequantize_row(t, row, want, n), LLORCH_OK);
+		for (int l = 0; l < 3; l++) {
+			if (!llorch_simd_set(names[l]))
+				continue;
+			memset(got, 0x55, sizeof got);
+			sets[l]->dequantize(kernel_type(t), row, got, n);
+			if (memcmp(got, want, (size_t)n * sizeof *got) != 0)
+				fail_msg("%s: dequantize %s differs", names[l], llorch_dtype_name(t));
+		}
+	}
+	assert_true(llorch_simd_set(now));
+	free(x);
+}
+
 static void test_weight_bytes(void **state)
 {
 	(void)state;
@@ -1354,6 +1400,7 @@ int main(void)
 		cmocka_unit_test(test_fp16_all_values),
 		cmocka_unit_test(test_weight_bytes),
 		cmocka_unit_test(test_quantize_act_levels),
+		cmocka_unit_test(test_dequantize_levels),
 		cmocka_unit_test(test_simd_level_names),
 		cmocka_unit_test(test_no_blas_threads),
 		cmocka_unit_test(test_matvec),
