@@ -176,10 +176,16 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 		score_keys(kt, 1, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
 	prefetch_kv(kt, v, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
 
-	float max = -INFINITY;
-	for (j = 0; j < n_kv; j++)
-		max = fmaxf(max, scores[j]);
-	__m256 vmax = _mm256_set1_ps(max), vsum = _mm256_setzero_ps();
+	/* the maximum 8 wide (fmaxf was a libm call a score) */
+	__m256 vmax = _mm256_set1_ps(-INFINITY), vsum = _mm256_setzero_ps();
+	for (j = 0; j + 8 <= n_kv; j += 8)
+		vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(scores + j));
+	__m128 h = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+	h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+	float max = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+	for (; j < n_kv; j++)
+		max = scores[j] > max ? scores[j] : max;
+	vmax = _mm256_set1_ps(max);
 	for (j = 0; j + 8 <= n_kv; j += 8) {
 		__m256 e = llorch_vexp256(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vmax));
 		_mm256_storeu_ps(scores + j, e);
