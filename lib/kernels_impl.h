@@ -57,7 +57,7 @@ typedef void (*llorch_rows_multi_fn)(const uint8_t *W, size_t row_bytes, const v
 typedef struct {
 	const char *name;
 	llorch_rows_fn rows[LLORCH_KT_N];
-	/* NULL where a level has none (scalar; AVX2's quantized types):
+	/* NULL where a level has none (scalar):
 	 * kernels.c then runs rows[] once per vector over chunks of rows that
 	 * stay in L2. */
 	llorch_rows_multi_fn rows_multi[LLORCH_KT_N];

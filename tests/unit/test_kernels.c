@@ -478,6 +478,7 @@ static const struct {
 	const llorch_kernel_set *set;
 	bool vnni;
 } multi_sets[] = {
+	{"avx2", &llorch_kernels_avx2, false},
 	{"avx512-novnni", &llorch_kernels_avx512, false},
 	{"avx512", &llorch_kernels_avx512_vnni, true},
 };
