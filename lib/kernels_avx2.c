@@ -68,13 +68,6 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s)
 	return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-/* Signed int8 x signed int8 through maddubs: |w| * (x with w's sign). */
-static inline __m256 dot_q8(const int8_t *wq, __m256i xq)
-{
-	__m256i w = _mm256_loadu_si256((const __m256i *)(const void *)wq);
-	return _mm256_cvtepi32_ps(dot_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xq, w)));
-}
-
 /* The 32 nibbles of a Q4_0 block as bytes 0..15 in x's order: low nibbles
  * are values 0..15, high nibbles 16..31. */
 static inline __m256i unpack_q4(const uint8_t *qs)
@@ -84,64 +77,22 @@ static inline __m256i unpack_q4(const uint8_t *qs)
 	return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
 }
 
-/* One body for Q8_0 and Q4_0 (q4 a constant in each wrapper below). Blocks
- * are bs bytes: an fp16 scale, then the quants. For Q4_0,
+/* One body for Q8_0 and Q4_0 (q4 a constant in each wrapper below), for
+ * n_x vectors (xs blocks apart; results ys apart). Blocks are bs bytes: an
+ * fp16 scale, then the quants. For Q4_0,
  * sum((nib - 8) * q) * dw * dx = dw * (dx * sum(nib * q) - 8 * s): the
- * unsigned nibbles go straight into maddubs, the offset is one scalar FMA. */
-static inline void rows_quant(bool q4, const uint8_t *W, size_t rb, const llorch_block_q8a *x,
-		int64_t n, float *y, int64_t n_rows)
-{
-	const size_t bs = q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0);
-	int64_t nb = n / 32;
-	/* lines a group on or further (LLORCH_PREFETCH_BYTES), in memory
-	 * order when the rows are read whole (the group's rows are adjacent),
-	 * as kernels_quant_avx512.c does */
-	size_t group = rb * LLORCH_ROWS;
-	size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;
-	bool lin = (size_t)nb * bs == rb;
-
-	for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {
-		const uint8_t *w[LLORCH_ROWS];
-		__m256 acc[LLORCH_ROWS];
-		float corr[LLORCH_ROWS] = {0};
-		int nr = llorch_row_group(W, rb, r, n_rows, w);
-		for (int k = 0; k < LLORCH_ROWS; k++)
-			acc[k] = _mm256_setzero_ps();
-		for (int64_t b = 0; b < nb; b++) {
-			__m256i xq = _mm256_loadu_si256((const __m256i *)(const void *)x[b].qs);
-			if (lin) {
-				const char *p = (const char *)w[0] + pf + LLORCH_ROWS * bs * (size_t)b;
-				for (size_t o = 0; o < LLORCH_ROWS * bs; o += 64)
-					_mm_prefetch(p + o, _MM_HINT_T0);
-			} else {
-				for (int k = 0; k < LLORCH_ROWS; k++) {
-					const char *p = (const char *)w[k] + pf + bs * (size_t)b;
-					_mm_prefetch(p, _MM_HINT_T0);
-					_mm_prefetch(p + bs - 1, _MM_HINT_T0);
-				}
-			}
-			for (int k = 0; k < LLORCH_ROWS; k++) {
-				const uint8_t *blk = w[k] + bs * (size_t)b;
-				float dw = fp16_scalar(llorch_kh_load16(blk));
-				__m256 dot = q4 ? _mm256_cvtepi32_ps(dot_u8s8(unpack_q4(blk + 2), xq))
-						: dot_q8((const int8_t *)blk + 2, xq);
-				acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x[b].d), dot, acc[k]);
-				if (q4)
-					corr[k] += dw * x[b].s;
-			}
-		}
-		for (int k = 0; k < nr; k++)
-			y[r + k] += hsum8(acc[k]) - 8.0f * corr[k];
-	}
-}
-
-/* rows_quant over n_x vectors (xs blocks apart; results ys apart): per
- * row group the vectors two at a time, each weight block loaded and
- * unpacked once for both, the group's rows coming from L1 after the first
- * pair; per (row, vector) the operations of rows_quant in its order, so
- * the same bits. Batched decode at this level had run rows_quant once per
- * vector: four GPT-2 q4_0 streams 1.05x one. */
-static inline void rows_quant_multi(bool q4, const uint8_t *W, size_t rb,
+ * unsigned nibbles go straight into maddubs, the offset is one scalar FMA.
+ * Per row group the vectors are taken two at a time, each weight block
+ * loaded and unpacked once for both, the group's rows coming from L1 after
+ * the first pair; each (row, vector) sum is the same operations in the
+ * same order whatever n_x is, so the same bits alone or in a batch (with
+ * n_x 1, a constant after inlining, the second vector's work is dead code
+ * and goes). Batched decode at this level had run the one-vector kernel
+ * per vector: four GPT-2 q4_0 streams 1.04x one. Prefetching: lines a
+ * group on or further (LLORCH_PREFETCH_BYTES), in memory order when the
+ * rows are read whole (the group's rows are adjacent), as
+ * kernels_quant_avx512.c does. */
+__attribute__((always_inline)) static inline void rows_quant_multi(bool q4, const uint8_t *W, size_t rb,
 		const llorch_block_q8a *x, int64_t xs, int n_x, int64_t n, float *y, int64_t ys,
 		int64_t n_rows)
 {
@@ -168,6 +119,12 @@ static inline void rows_quant_multi(bool q4, const uint8_t *W, size_t rb,
 					const char *p = (const char *)w[0] + pf + LLORCH_ROWS * bs * (size_t)b;
 					for (size_t o = 0; o < LLORCH_ROWS * bs; o += 64)
 						_mm_prefetch(p + o, _MM_HINT_T0);
+				} else if (t0 == 0) {
+					for (int k = 0; k < LLORCH_ROWS; k++) {
+						const char *p = (const char *)w[k] + pf + bs * (size_t)b;
+						_mm_prefetch(p, _MM_HINT_T0);
+						_mm_prefetch(p + bs - 1, _MM_HINT_T0);
+					}
 				}
 				for (int k = 0; k < LLORCH_ROWS; k++) {
 					const uint8_t *blk = w[k] + bs * (size_t)b;
@@ -178,6 +135,7 @@ static inline void rows_quant_multi(bool q4, const uint8_t *W, size_t rb,
 						d0 = _mm256_cvtepi32_ps(dot_u8s8(u, xq0));
 						d1 = _mm256_cvtepi32_ps(dot_u8s8(u, xq1));
 					} else {
+						/* signed x signed through maddubs: |w| * (x with w's sign) */
 						__m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
 						__m256i aw = _mm256_sign_epi8(wv, wv);
 						d0 = _mm256_cvtepi32_ps(dot_u8s8(aw, _mm256_sign_epi8(xq0, wv)));
@@ -215,13 +173,13 @@ static void rows_q4_0_multi(const uint8_t *W, size_t rb, const void *x, int64_t 
 static void rows_q8_0(const uint8_t *W, size_t rb, const void *x, int64_t n, float *y,
 		int64_t n_rows)
 {
-	rows_quant(false, W, rb, x, n, y, n_rows);
+	rows_quant_multi(false, W, rb, x, 0, 1, n, y, 0, n_rows);
 }
 
 static void rows_q4_0(const uint8_t *W, size_t rb, const void *x, int64_t n, float *y,
 		int64_t n_rows)
 {
-	rows_quant(true, W, rb, x, n, y, n_rows);
+	rows_quant_multi(true, W, rb, x, 0, 1, n, y, 0, n_rows);
 }
 
 /* Rows to float for the prompts' matrix products (OpenBLAS at this
