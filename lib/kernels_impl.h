@@ -118,6 +118,10 @@ void llorch_add_scalar(float *x, const float *b, int64_t n);
 void llorch_layernorm_scalar(float *y, const float *x, const float *w, const float *b,
 		int64_t n, float eps);
 void llorch_rmsnorm_scalar(float *y, const float *x, const float *w, int64_t n, float eps);
+void llorch_add_avx2(float *x, const float *b, int64_t n);
+void llorch_layernorm_avx2(float *y, const float *x, const float *w, const float *b,
+		int64_t n, float eps);
+void llorch_rmsnorm_avx2(float *y, const float *x, const float *w, int64_t n, float eps);
 void llorch_add_avx512(float *x, const float *b, int64_t n);
 void llorch_layernorm_avx512(float *y, const float *x, const float *w, const float *b,
 		int64_t n, float eps);
