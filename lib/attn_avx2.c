@@ -8,30 +8,10 @@
 #include <math.h>
 #include <immintrin.h>
 
-#include "kernels_impl.h"
+#include "attn_impl.h"
 #include "vexp_avx2.h"
 
 #define INLINE static inline __attribute__((always_inline))
-
-/* Keys ahead of the one being read that are prefetched (about 4 KiB of
- * f16 keys of 64 values, as attn_avx512.c; q8_0 rows are about half). */
-#define KV_AHEAD 32
-#define KV_AHEAD_Q8 64
-#define KV_AHEAD_OF(kt) ((kt) == LLORCH_KT_Q8_0 ? KV_AHEAD_Q8 : KV_AHEAD)
-
-/* Row j of a cache whose rows are kv_stride values apart. */
-INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
-{
-	return (const char *)p + llorch_kt_bytes(kt, j * kv_stride);
-}
-
-/* Rows j0 .. j1 - 1 (below n_kv) of a head's cache, hd values each. */
-INLINE void prefetch_kv(int kt, const void *p, int64_t kv_stride, int64_t hd, int64_t j0,
-		int64_t j1, int64_t n_kv)
-{
-	llorch_prefetch_rows(p, llorch_kt_bytes(kt, kv_stride), llorch_kt_bytes(kt, hd), j0,
-			j1 < n_kv ? j1 : n_kv);
-}
 
 /* Values i .. i + 7 of an f32 or f16 row at p, as float. */
 INLINE __m256 load8(int kt, const void *p, int64_t i)
@@ -42,13 +22,8 @@ INLINE __m256 load8(int kt, const void *p, int64_t i)
 	return _mm256_loadu_ps((const float *)p + i);
 }
 
-/* Block b of a q8_0 row at p; its scale in every lane; its quants 8 h ..
- * 8 h + 7 as float, not yet scaled. */
-INLINE const uint8_t *q8_block(const void *p, int64_t b)
-{
-	return (const uint8_t *)p + (size_t)b * sizeof(llorch_block_q8_0);
-}
-
+/* A q8_0 block's scale in every lane; its quants 8 h .. 8 h + 7 as
+ * float, not yet scaled. */
 INLINE __m256 q8_scale(const uint8_t *blk)
 {
 	return _mm256_set1_ps(_cvtsh_ss(llorch_kh_load16(blk)));
@@ -79,32 +54,23 @@ INLINE __m128 reduce4(__m256 a0, __m256 a1, __m256 a2, __m256 a3)
 	return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
-static inline float hsum8(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 /* scores[j .. j + n - 1] (n 1 or 4, a constant after inlining) = scale *
  * q . k_j, each load of q serving the n keys. */
 INLINE void score_keys(int kt, int n, const float *q, const void *k, int64_t kv_stride,
 		int64_t hd, float scale, float *scores)
 {
-	const void *k1 = kv_at(kt, k, n > 1 ? 1 : 0, kv_stride);
-	const void *k2 = kv_at(kt, k, n > 2 ? 2 : 0, kv_stride);
-	const void *k3 = kv_at(kt, k, n > 3 ? 3 : 0, kv_stride);
+	const void *k1 = llorch_kv_row(kt, k, n > 1 ? 1 : 0, kv_stride);
+	const void *k2 = llorch_kv_row(kt, k, n > 2 ? 2 : 0, kv_stride);
+	const void *k3 = llorch_kv_row(kt, k, n > 3 ? 3 : 0, kv_stride);
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 
 	if (kt == LLORCH_KT_Q8_0) {
 		for (int64_t b = 0; b < hd / 32; b++) {
-			a0 = _mm256_add_ps(a0, q8_dot_block(q + 32 * b, q8_block(k, b)));
+			a0 = _mm256_add_ps(a0, q8_dot_block(q + 32 * b, llorch_q8_block(k, b)));
 			if (n > 1) {
-				a1 = _mm256_add_ps(a1, q8_dot_block(q + 32 * b, q8_block(k1, b)));
-				a2 = _mm256_add_ps(a2, q8_dot_block(q + 32 * b, q8_block(k2, b)));
-				a3 = _mm256_add_ps(a3, q8_dot_block(q + 32 * b, q8_block(k3, b)));
+				a1 = _mm256_add_ps(a1, q8_dot_block(q + 32 * b, llorch_q8_block(k1, b)));
+				a2 = _mm256_add_ps(a2, q8_dot_block(q + 32 * b, llorch_q8_block(k2, b)));
+				a3 = _mm256_add_ps(a3, q8_dot_block(q + 32 * b, llorch_q8_block(k3, b)));
 			}
 		}
 	} else {
@@ -121,7 +87,7 @@ INLINE void score_keys(int kt, int n, const float *q, const void *k, int64_t kv_
 	if (n > 1)
 		_mm_storeu_ps(scores, _mm_mul_ps(reduce4(a0, a1, a2, a3), _mm_set1_ps(scale)));
 	else
-		scores[0] = hsum8(a0) * scale;
+		scores[0] = llorch_hsum8(a0) * scale;
 }
 
 /* out[d0 .. d0 + 8 nv - 1] = inv * sum over keys of scores[j] v_j (nv 1 or
@@ -133,13 +99,13 @@ INLINE void weigh(int kt, int nv, const float *scores, const void *v, int64_t kv
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 
 	for (int64_t j = 0; j < n_kv; j++) {
-		const void *vj = kv_at(kt, v, j, kv_stride);
+		const void *vj = llorch_kv_row(kt, v, j, kv_stride);
 		__m256 p = _mm256_set1_ps(scores[j]);
 		if (d0 == 0)
-			prefetch_kv(kt, v, kv_stride, hd, j + KV_AHEAD_OF(kt), j + KV_AHEAD_OF(kt) + 1,
+			llorch_kv_prefetch(kt, v, kv_stride, hd, j + LLORCH_KV_AHEAD_OF(kt), j + LLORCH_KV_AHEAD_OF(kt) + 1,
 					n_kv);
 		if (kt == LLORCH_KT_Q8_0) {
-			const uint8_t *blk = q8_block(vj, d0 / 32);
+			const uint8_t *blk = llorch_q8_block(vj, d0 / 32);
 			__m256 pd = _mm256_mul_ps(p, q8_scale(blk));
 			a0 = _mm256_fmadd_ps(pd, q8_quants(blk, 0), a0);
 			a1 = _mm256_fmadd_ps(pd, q8_quants(blk, 1), a1);
@@ -167,14 +133,14 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 {
 	int64_t j;
 
-	prefetch_kv(kt, k, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
+	llorch_kv_prefetch(kt, k, kv_stride, hd, 0, LLORCH_KV_AHEAD_OF(kt), n_kv);
 	for (j = 0; j + 4 <= n_kv; j += 4) {
-		prefetch_kv(kt, k, kv_stride, hd, j + KV_AHEAD_OF(kt), j + KV_AHEAD_OF(kt) + 4, n_kv);
-		score_keys(kt, 4, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+		llorch_kv_prefetch(kt, k, kv_stride, hd, j + LLORCH_KV_AHEAD_OF(kt), j + LLORCH_KV_AHEAD_OF(kt) + 4, n_kv);
+		score_keys(kt, 4, q, llorch_kv_row(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
 	}
 	for (; j < n_kv; j++)
-		score_keys(kt, 1, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
-	prefetch_kv(kt, v, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
+		score_keys(kt, 1, q, llorch_kv_row(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+	llorch_kv_prefetch(kt, v, kv_stride, hd, 0, LLORCH_KV_AHEAD_OF(kt), n_kv);
 
 	/* the maximum 8 wide (fmaxf was a libm call a score) */
 	__m256 vmax = _mm256_set1_ps(-INFINITY), vsum = _mm256_setzero_ps();
@@ -191,7 +157,7 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 		_mm256_storeu_ps(scores + j, e);
 		vsum = _mm256_add_ps(vsum, e);
 	}
-	float sum = hsum8(vsum);
+	float sum = llorch_hsum8(vsum);
 	for (; j < n_kv; j++) {
 		scores[j] = expf(scores[j] - max);
 		sum += scores[j];

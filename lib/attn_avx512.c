@@ -8,7 +8,7 @@
 #include <math.h>
 #include <immintrin.h>
 
-#include "kernels_impl.h"
+#include "attn_impl.h"
 #include "tile_avx512.h"
 #include "vexp_avx512.h"
 
@@ -32,49 +32,17 @@ INLINE __m512 q8_quants(const uint8_t *blk, int h)
 			_mm_loadu_si128((const __m128i *)(const void *)(blk + 2 + 16 * h))));
 }
 
-/* Block b of a q8_0 row at p. */
-INLINE const uint8_t *q8_block(const void *p, int64_t b)
-{
-	return (const uint8_t *)p + (size_t)b * sizeof(llorch_block_q8_0);
-}
-
 /* Cache values i .. i + 15 (lanes of m) of a row at p, as float; for q8_0,
  * i a multiple of 16 and all 16 lanes (hd is a multiple of 32). */
 INLINE __m512 load_kv(int kt, const void *p, int64_t i, __mmask16 m)
 {
 	if (kt == LLORCH_KT_Q8_0) {
-		const uint8_t *b = q8_block(p, i / 32);
+		const uint8_t *b = llorch_q8_block(p, i / 32);
 		return _mm512_mul_ps(q8_quants(b, (int)(i % 32) / 16), q8_scale(b));
 	}
 	if (kt == LLORCH_KT_F16)
 		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)p + i));
 	return _mm512_maskz_loadu_ps(m, (const float *)p + i);
-}
-
-/* Row j of a cache whose rows are kv_stride values apart. */
-INLINE const void *kv_at(int kt, const void *p, int64_t j, int64_t kv_stride)
-{
-	return (const char *)p + llorch_kt_bytes(kt, j * kv_stride);
-}
-
-/* Keys ahead of the one being read that are prefetched. A head's keys are
- * one run now (llorch_kv_at), but a run is short (128 KiB of f16 at 1024
- * positions) and the hardware prefetchers ramp up at each start: in a
- * kernel benchmark over 144 runs of 992 keys, an f16 cache read 1.2-1.4x
- * faster with this than without (f32 about 1.1x); 64 or 128 keys ahead
- * did not differ from 32 by more than this VM's swings of bandwidth. */
-#define KV_AHEAD 32
-/* For q8_0, 68-byte rows (hd 64): about the same 4 KiB ahead as f16's 32
- * keys (32 and 128 keys measured the same in that benchmark). */
-#define KV_AHEAD_Q8 64
-#define KV_AHEAD_OF(kt) ((kt) == LLORCH_KT_Q8_0 ? KV_AHEAD_Q8 : KV_AHEAD)
-
-/* Rows j0 .. j1 - 1 (below n_kv) of a head's cache, hd values each. */
-INLINE void prefetch_kv(int kt, const void *p, int64_t kv_stride, int64_t hd, int64_t j0,
-		int64_t j1, int64_t n_kv)
-{
-	llorch_prefetch_rows(p, llorch_kt_bytes(kt, kv_stride), llorch_kt_bytes(kt, hd), j0,
-			j1 < n_kv ? j1 : n_kv);
 }
 
 /* q . k over hd values, masked loads for the tail. */
@@ -106,8 +74,8 @@ INLINE void dot4(int kt, const float *q, const void *k, int64_t kv_stride, int64
 		float scale, float *scores)
 {
 	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-	const void *k1 = kv_at(kt, k, 1, kv_stride), *k2 = kv_at(kt, k, 2, kv_stride);
-	const void *k3 = kv_at(kt, k, 3, kv_stride);
+	const void *k1 = llorch_kv_row(kt, k, 1, kv_stride), *k2 = llorch_kv_row(kt, k, 2, kv_stride);
+	const void *k3 = llorch_kv_row(kt, k, 3, kv_stride);
 
 	for (int64_t d = 0; d < hd; d += 16) {
 		__mmask16 m = tail_mask(hd - d);
@@ -133,7 +101,7 @@ INLINE void dot4_q8(const float *q, const void *k, int64_t kv_stride, int64_t hd
 		__m512 q0 = _mm512_loadu_ps(q + 32 * b), q1 = _mm512_loadu_ps(q + 32 * b + 16);
 #pragma GCC unroll 4
 		for (int m = 0; m < 4; m++) {
-			const uint8_t *blk = q8_block(kv_at(LLORCH_KT_Q8_0, k, m, kv_stride), b);
+			const uint8_t *blk = llorch_q8_block(llorch_kv_row(LLORCH_KT_Q8_0, k, m, kv_stride), b);
 			__m512 t = _mm512_fmadd_ps(q1, q8_quants(blk, 1),
 					_mm512_mul_ps(q0, q8_quants(blk, 0)));
 			a[m] = _mm512_fmadd_ps(q8_scale(blk), t, a[m]);
@@ -147,7 +115,7 @@ INLINE void dot4_q8(const float *q, const void *k, int64_t kv_stride, int64_t hd
 INLINE void weigh_q8_key(const void *v, int64_t kv_stride, int64_t j, int64_t b, int nb,
 		float p, __m512 *a)
 {
-	const uint8_t *blk = q8_block(kv_at(LLORCH_KT_Q8_0, v, j, kv_stride), b);
+	const uint8_t *blk = llorch_q8_block(llorch_kv_row(LLORCH_KT_Q8_0, v, j, kv_stride), b);
 	__m512 vp = _mm512_set1_ps(p);
 
 #pragma GCC unroll 2
@@ -176,8 +144,8 @@ INLINE void weigh_q8_pass(const float *scores, const void *v, int64_t kv_stride,
 	int64_t j = 0;
 	for (; j + 2 <= n_kv; j += 2) {
 		if (b == 0)
-			prefetch_kv(LLORCH_KT_Q8_0, v, kv_stride, hd, j + KV_AHEAD_Q8,
-					j + KV_AHEAD_Q8 + 2, n_kv);
+			llorch_kv_prefetch(LLORCH_KT_Q8_0, v, kv_stride, hd, j + LLORCH_KV_AHEAD_Q8,
+					j + LLORCH_KV_AHEAD_Q8 + 2, n_kv);
 		weigh_q8_key(v, kv_stride, j, b, nb, scores[j], e);
 		weigh_q8_key(v, kv_stride, j + 1, b, nb, scores[j + 1], o);
 	}
@@ -206,17 +174,17 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 {
 	int64_t j = 0;
 
-	prefetch_kv(kt, k, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
+	llorch_kv_prefetch(kt, k, kv_stride, hd, 0, LLORCH_KV_AHEAD_OF(kt), n_kv);
 	for (j = 0; j + 4 <= n_kv; j += 4) {
-		prefetch_kv(kt, k, kv_stride, hd, j + KV_AHEAD_OF(kt), j + KV_AHEAD_OF(kt) + 4, n_kv);
+		llorch_kv_prefetch(kt, k, kv_stride, hd, j + LLORCH_KV_AHEAD_OF(kt), j + LLORCH_KV_AHEAD_OF(kt) + 4, n_kv);
 		if (kt == LLORCH_KT_Q8_0)
-			dot4_q8(q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+			dot4_q8(q, llorch_kv_row(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
 		else
-			dot4(kt, q, kv_at(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
+			dot4(kt, q, llorch_kv_row(kt, k, j, kv_stride), kv_stride, hd, scale, scores + j);
 	}
 	for (; j < n_kv; j++)
-		scores[j] = dot(kt, q, kv_at(kt, k, j, kv_stride), hd) * scale;
-	prefetch_kv(kt, v, kv_stride, hd, 0, KV_AHEAD_OF(kt), n_kv);
+		scores[j] = dot(kt, q, llorch_kv_row(kt, k, j, kv_stride), hd) * scale;
+	llorch_kv_prefetch(kt, v, kv_stride, hd, 0, LLORCH_KV_AHEAD_OF(kt), n_kv);
 	__m512 vmax = _mm512_set1_ps(-INFINITY);
 	for (j = 0; j < n_kv; j += 16)
 		vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail_mask(n_kv - j), scores + j));
@@ -242,10 +210,10 @@ INLINE void attn_row(int kt, const float *q, const void *k, const void *v, int64
 		__mmask16 m2 = tail_mask(hd - d - 32), m3 = tail_mask(hd - d - 48);
 		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 		for (j = 0; j < n_kv; j++) {
-			const void *vj = kv_at(kt, v, j, kv_stride);
+			const void *vj = llorch_kv_row(kt, v, j, kv_stride);
 			__m512 p = _mm512_set1_ps(scores[j]);
 			if (d == 0)
-				prefetch_kv(kt, v, kv_stride, hd, j + KV_AHEAD, j + KV_AHEAD + 1, n_kv);
+				llorch_kv_prefetch(kt, v, kv_stride, hd, j + LLORCH_KV_AHEAD, j + LLORCH_KV_AHEAD + 1, n_kv);
 			a0 = _mm512_fmadd_ps(p, load_kv(kt, vj, d, m0), a0);
 			a1 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 16, m1), a1);
 			a2 = _mm512_fmadd_ps(p, load_kv(kt, vj, d + 32, m2), a2);
@@ -294,7 +262,7 @@ INLINE void score_keys(int kt, int mr, const void *k, int64_t kv_stride, int64_t
 		const float *Qt, int64_t j, int64_t pos0, float scale, float *S, __m512 *max0,
 		__m512 *max1)
 {
-	const void *kj = kv_at(kt, k, j, kv_stride);
+	const void *kj = llorch_kv_row(kt, k, j, kv_stride);
 	float *Sj = S + 32 * j;
 
 	for (int64_t d0 = 0; d0 < hd; d0 += 16) {
@@ -309,7 +277,7 @@ INLINE void score_keys(int kt, int mr, const void *k, int64_t kv_stride, int64_t
 			__mmask16 dm = tail_mask(d1 - d0);
 #pragma GCC unroll 12
 			for (int m = 0; m < mr; m++)
-				_mm512_storeu_ps(kf + 16 * m, load_kv(kt, kv_at(kt, kj, m, kv_stride), d0, dm));
+				_mm512_storeu_ps(kf + 16 * m, load_kv(kt, llorch_kv_row(kt, kj, m, kv_stride), d0, dm));
 			llorch_tile32(mr, kf, 16, Qt + 32 * d0, 0, d1 - d0, c0, c1);
 		} else {
 			llorch_tile32(mr, kj, kv_stride, Qt, d0, d1, c0, c1);
@@ -361,7 +329,7 @@ INLINE void weigh_values(int kt, int ng, const float *S, const void *v, int64_t 
 			a3[g] = a0[g];
 		}
 		for (int64_t j = 0; j < n_kv; j++) {
-			const void *vj = kv_at(kt, v, j, kv_stride);
+			const void *vj = llorch_kv_row(kt, v, j, kv_stride);
 			const float *pj = S + 32 * j + i0;
 			__m512 v0 = load_kv(kt, vj, d, m0), v1 = load_kv(kt, vj, d + 16, m1);
 			__m512 v2 = load_kv(kt, vj, d + 32, m2), v3 = load_kv(kt, vj, d + 48, m3);
@@ -402,7 +370,7 @@ INLINE void weigh_values_q8(const float *S, const void *v, int64_t kv_stride, in
 		for (int g = 0; g < QGROUP_Q8; g++)
 			a0[g] = a1[g] = _mm512_setzero_ps();
 		for (int64_t j = 0; j < n_kv; j++) {
-			const uint8_t *blk = q8_block(kv_at(LLORCH_KT_Q8_0, v, j, kv_stride), b);
+			const uint8_t *blk = llorch_q8_block(llorch_kv_row(LLORCH_KT_Q8_0, v, j, kv_stride), b);
 			const float *pj = S + 32 * j + i0;
 			__m512 d = q8_scale(blk);
 			__m512 v0 = _mm512_mul_ps(q8_quants(blk, 0), d);

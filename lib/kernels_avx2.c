@@ -11,14 +11,6 @@
 #include "kernels_impl.h"
 #include "vexp_avx2.h"
 
-static inline float hsum8(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 static inline int32_t hsum_epi32(__m256i s)
 {
 	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
@@ -48,7 +40,7 @@ static inline float fp16_scalar(uint16_t h)
 #define VZERO _mm256_setzero_ps
 #define VLOADX _mm256_loadu_ps
 #define VFMA _mm256_fmadd_ps
-#define VHSUM hsum8
+#define VHSUM llorch_hsum8
 #define VADD _mm256_add_ps
 #define VNX 2
 #include "kernels_rows.h"
@@ -151,9 +143,9 @@ __attribute__((always_inline)) static inline void rows_quant_multi(bool q4, cons
 				}
 			}
 			for (int k = 0; k < nr; k++) {
-				y[t0 * ys + r + k] += hsum8(acc0[k]) - 8.0f * corr0[k];
+				y[t0 * ys + r + k] += llorch_hsum8(acc0[k]) - 8.0f * corr0[k];
 				if (two)
-					y[(t0 + 1) * ys + r + k] += hsum8(acc1[k]) - 8.0f * corr1[k];
+					y[(t0 + 1) * ys + r + k] += llorch_hsum8(acc1[k]) - 8.0f * corr1[k];
 			}
 		}
 	}
