@@ -286,55 +286,60 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
  * lanes, four per block, so that the float work (scale, convert, add) is
  * per quad rather than per pair.
  *
- * The blocks are interleaved by 32-bit lane (lane l holds block l % 4,
- * its bytes 4 (l / 4) ..). Per vector, the four rows' integer sums are
- * reduced to whole blocks and gathered into one register, row k's four
- * blocks in its 128-bit lane k (block_sums4: integer, so exact), converted
- * once and scaled by one multiply by the rows' and the vector's scales in
- * the same layout: per step of 4 rows x 4 blocks x 4 vectors, 4
- * conversions and 8 float operations where each (row, vector) had taken a
- * conversion, a scale broadcast and a multiply-add (48 of them, on the
- * two pipes the dot products use, and where this CPU's two-source word
- * permutes go too): 57 -> 51 cycles a step from L2 at four vectors, 26 ->
- * 24.5 at one (kq microbenchmark, at 4 GHz). The scales of the four rows
+ * Block b of the quad is 128-bit lane b, in its own order. Per vector, the
+ * four rows' integer sums are reduced to whole blocks and gathered into
+ * one register, row k's block b in lane 4b + k (block_sums4: integer, so
+ * exact), converted once and scaled by one multiply by the rows' and the
+ * vector's scales in the same layout: per step of 4 rows x 4 blocks x 4
+ * vectors, 4 conversions and 8 float operations where each (row, vector)
+ * had taken a conversion, a scale broadcast and a multiply-add (48 of
+ * them, on the two pipes the dot products use, and where this CPU's
+ * two-source word permutes go too): 57 -> 51 cycles a step from L2 at four
+ * vectors, 26 -> 24.5 at one (kq microbenchmark, at 4 GHz). The reduction
+ * was first a transpose of 128-bit lanes (blocks interleaved by 32-bit
+ * lane); within 128-bit lanes, it runs on pipes the dot products do not
+ * use: 48.3-48.8 -> 47.0-47.4 cycles at four vectors, 23.4-23.7 ->
+ * 23.1-23.4 at one (three interleaved rounds). Not kept: the rows' quants
+ * transposed by 32-bit word once per step (shared by the vectors), each
+ * vector then making its four words per block with in-lane broadcasts
+ * (eight dot products into two sums, no reduction): 48.4-49.6 cycles,
+ * although it removes the per-vector transpose. The scales of the four rows
  * are gathered as fp16 words (one masked move each) and converted once. */
 static inline __m512i q4_quad_quants(__m512i a, __m512i b)
 {
 	const __m512i idx = _mm512_set_epi16(
-			49, 48, 40, 39, 17, 16, 8, 7, 47, 46, 38, 37, 15, 14, 6, 5,
-			45, 44, 36, 35, 13, 12, 4, 3, 43, 42, 34, 33, 11, 10, 2, 1);
+			49, 48, 47, 46, 45, 44, 43, 42, 40, 39, 38, 37, 36, 35, 34, 33,
+			17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
 	return _mm512_permutex2var_epi16(a, idx, b);
 }
 
-/* The quad's four fp16 scales (words 0 and 9 of each pair) as words 0..3,
- * and again in 4..7, 8..11 and 12..15. */
+/* The quad's four fp16 scales (words 0 and 9 of each pair), block b's in
+ * words 4b .. 4b + 3. */
 static inline __m256i q4_quad_scale_words(__m512i a, __m512i b)
 {
 	const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-			41, 32, 9, 0, 41, 32, 9, 0, 41, 32, 9, 0, 41, 32, 9, 0);
+			41, 41, 41, 41, 32, 32, 32, 32, 9, 9, 9, 9, 0, 0, 0, 0);
 	return _mm512_castsi512_si256(_mm512_permutex2var_epi16(a, idx, b));
 }
 
-/* Four rows' dot products of a quad (lane l: block l % 4, part l / 4) to
- * each block's whole sum, row k's in 128-bit lane k: the 4 x 4 lanes of
- * 128 bits transposed and added, 6 shuffles and 3 additions for the four
- * rows, where converting and scaling each row's 16 partial sums had taken a
- * conversion and a multiply-add per row and vector on the pipes the dot
- * products use. Integer sums: exact in any order. */
+/* Four rows' dot products of a quad (128-bit lane b: block b's four
+ * partial sums) to each block's whole sum, row k's block b in lane 4b + k:
+ * a 4 x 4 transpose within each 128-bit lane, added as it goes, 6 unpacks
+ * and 3 additions for the four rows. In-lane unpacks run on more pipes
+ * than the dot products, where lane-crossing shuffles share theirs.
+ * Integer sums: exact in any order. */
 static inline __m512i block_sums4(__m512i p0, __m512i p1, __m512i p2, __m512i p3)
 {
-	__m512i s01 = _mm512_add_epi32(_mm512_shuffle_i32x4(p0, p1, 0x44), _mm512_shuffle_i32x4(p0, p1, 0xee));
-	__m512i s23 = _mm512_add_epi32(_mm512_shuffle_i32x4(p2, p3, 0x44), _mm512_shuffle_i32x4(p2, p3, 0xee));
-	return _mm512_add_epi32(_mm512_shuffle_i32x4(s01, s23, 0x88), _mm512_shuffle_i32x4(s01, s23, 0xdd));
+	__m512i s01 = _mm512_add_epi32(_mm512_unpacklo_epi32(p0, p1), _mm512_unpackhi_epi32(p0, p1));
+	__m512i s23 = _mm512_add_epi32(_mm512_unpacklo_epi32(p2, p3), _mm512_unpackhi_epi32(p2, p3));
+	return _mm512_add_epi32(_mm512_unpacklo_epi64(s01, s23), _mm512_unpackhi_epi64(s01, s23));
 }
 
-/* The sums of the four lanes of each 128-bit lane k, in lane k. */
+/* The sums of lane k of each 128-bit lane, in lane k. */
 static inline __m128 lane_sums4(__m512 a)
 {
-	a = _mm512_add_ps(a, _mm512_permute_ps(a, 0x4e));
-	a = _mm512_add_ps(a, _mm512_permute_ps(a, 0xb1));
-	return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12,
-			0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), a));
+	__m256 h = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+	return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
 
 /* Four 16-byte arrays in one register, a in bytes 0..15. */
@@ -351,29 +356,28 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	ATTR static void NAME##_prep(const llorch_block_q8a *x, int64_t xs, int nx,       \
 			int64_t nq, xprep *xp)                                            \
 	{                                                                                 \
-		/* dword l of a register: block l % 4, its dword l / 4 */                 \
-		const __m512i tr = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13,            \
-				2, 6, 10, 14, 3, 7, 11, 15);                              \
 		for (int t = 0; t < nx; t++)                                              \
 			for (int64_t i = 0; i < nq; i++) {                                \
 				const llorch_block_q8a *xb = x + t * xs + 4 * i;          \
 				int64_t xi = t * SEG_PAIRS + i;                           \
-				__m512i lo = _mm512_permutexvar_epi32(tr, cat4_128(xb[0].qs, \
-						xb[1].qs, xb[2].qs, xb[3].qs));           \
-				__m512i hi = _mm512_permutexvar_epi32(tr, cat4_128(xb[0].qs + 16, \
-						xb[1].qs + 16, xb[2].qs + 16, xb[3].qs + 16)); \
+				__m512i lo = cat4_128(xb[0].qs, xb[1].qs, xb[2].qs, xb[3].qs); \
+				__m512i hi = cat4_128(xb[0].qs + 16, xb[1].qs + 16,       \
+						xb[2].qs + 16, xb[3].qs + 16);            \
 				__m512i eight = _mm512_set1_epi8(8);                      \
 				xp->q[t * SEG_PAIRS + 2 * i] = lo;                        \
 				xp->q[t * SEG_PAIRS + 2 * i + 1] = hi;                    \
 				xp->off[xi] = _mm512_sub_epi32(_mm512_setzero_si512(),    \
 						DOT(DOT(_mm512_setzero_si512(), eight, lo), eight, hi)); \
 			}                                                                 \
-		/* vector t's four scales of quad i, once in each 128-bit lane */        \
+		/* vector t's four scales of quad i, block b's in lanes 4b .. 4b + 3 */  \
 		for (int t = 0; t < nx; t++)                                              \
 			for (int64_t i = 0; i < nq; i++) {                                \
 				const llorch_block_q8a *xb = x + t * xs + 4 * i;          \
-				xp->d[t * SEG_PAIRS + i] = _mm512_broadcast_f32x4(        \
-						_mm_setr_ps(xb[0].d, xb[1].d, xb[2].d, xb[3].d)); \
+				xp->d[t * SEG_PAIRS + i] = _mm512_permutexvar_ps(         \
+						_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, \
+							2, 2, 2, 2, 3, 3, 3, 3),          \
+						_mm512_castps128_ps512(_mm_setr_ps(xb[0].d, \
+							xb[1].d, xb[2].d, xb[3].d)));     \
 			}                                                                 \
 	}                                                                                 \
                                                                                           \
@@ -384,15 +388,14 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	{                                                                                 \
 		const size_t BS = sizeof(llorch_block_q4_0);                              \
 		const __m512i mask = _mm512_set1_epi8(0x0f);                              \
-		/* vector t's sums: row k's in 128-bit lane k, block b of the quad       \
-		 * in its lane b */                                                       \
+		/* vector t's sums: row k's block b of the quad in lane 4b + k */        \
 		__m512 acc[MULTI_NX];                                                     \
 		_Pragma("GCC unroll 4")                                                   \
 		for (int t = 0; t < NX; t++)                                              \
 			acc[t] = _mm512_setzero_ps();                                     \
 		for (int64_t i = 0; i < nb / 4; i++) {                                    \
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
-			/* the four rows' scales, row k's in words 4k .. 4k + 3 */            \
+			/* the four rows' scales, row k's block b in word 4b + k */           \
 			__m256i wsc = _mm256_setzero_si256();                             \
 			prefetch_step(w, lp, 4 * BS, i, pf, lin);                         \
 			_Pragma("GCC unroll 4")                                           \
@@ -400,7 +403,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \
 				__m512i a = load_pair(b0, 18), b = load_pair(b0 + 2 * BS, 18); \
 				__m512i q = q4_quad_quants(a, b);                         \
-				wsc = _mm256_mask_mov_epi16(wsc, (__mmask16)(0xfu << (4 * k)), \
+				wsc = _mm256_mask_mov_epi16(wsc, (__mmask16)(0x1111u << k), \
 						q4_quad_scale_words(a, b));               \
 				wl[k] = _mm512_and_si512(q, mask);                        \
 				wh[k] = _mm512_and_si512(_mm512_srli_epi16(q, 4), mask);  \
