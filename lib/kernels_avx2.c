@@ -61,7 +61,8 @@ static inline __m256i dot_u8s8(__m256i u, __m256i s)
 }
 
 /* The 32 nibbles of a Q4_0 block as bytes 0..15 in x's order: low nibbles
- * are values 0..15, high nibbles 16..31. */
+ * are values 0..15, high nibbles 16..31 (the prompts' dequantizer; the row
+ * kernels are lib/q4_avx2.c). */
 static inline __m256i unpack_q4(const uint8_t *qs)
 {
 	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)qs);
@@ -69,12 +70,8 @@ static inline __m256i unpack_q4(const uint8_t *qs)
 	return _mm256_and_si256(v, _mm256_set1_epi8(0x0f));
 }
 
-/* One body for Q8_0 and Q4_0 (q4 a constant in each wrapper below), for
- * n_x vectors (xs blocks apart; results ys apart). Blocks are bs bytes: an
- * fp16 scale, then the quants. For Q4_0,
- * sum((nib - 8) * q) * dw * dx = dw * (dx * sum(nib * q) - 8 * s): the
- * unsigned nibbles go straight into maddubs, the offset is one scalar FMA.
- * Per row group the vectors are taken two at a time, each weight block
+/* Q8_0 rows for n_x vectors (xs blocks apart; results ys apart). Per row
+ * group the vectors are taken two at a time, each weight block
  * loaded and unpacked once for both, the group's rows coming from L1 after
  * the first pair; each (row, vector) sum is the same operations in the
  * same order whatever n_x is, so the same bits alone or in a batch (with
@@ -85,11 +82,11 @@ static inline __m256i unpack_q4(const uint8_t *qs)
  * group on or further (LLORCH_PREFETCH_BYTES), in memory order when the
  * rows are read whole (the group's rows are adjacent), as
  * kernels_quant_avx512.c does. */
-__attribute__((always_inline)) static inline void rows_quant_multi(bool q4, const uint8_t *W,
-		size_t rb, const llorch_block_q8a *x, int64_t xs, int n_x, int64_t n, float *y,
-		int64_t ys, int64_t n_rows)
+__attribute__((always_inline)) static inline void rows_q8_multi(const uint8_t *W, size_t rb,
+		const llorch_block_q8a *x, int64_t xs, int n_x, int64_t n, float *y, int64_t ys,
+		int64_t n_rows)
 {
-	const size_t bs = q4 ? sizeof(llorch_block_q4_0) : sizeof(llorch_block_q8_0);
+	const size_t bs = sizeof(llorch_block_q8_0);
 	int64_t nb = n / 32;
 	size_t group = rb * LLORCH_ROWS;
 	size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;
@@ -102,7 +99,6 @@ __attribute__((always_inline)) static inline void rows_quant_multi(bool q4, cons
 			bool two = t0 + 1 < n_x;
 			const llorch_block_q8a *x0 = x + t0 * xs, *x1 = two ? x0 + xs : x0;
 			__m256 acc0[LLORCH_ROWS], acc1[LLORCH_ROWS];
-			float corr0[LLORCH_ROWS] = {0}, corr1[LLORCH_ROWS] = {0};
 			for (int k = 0; k < LLORCH_ROWS; k++)
 				acc0[k] = acc1[k] = _mm256_setzero_ps();
 			for (int64_t b = 0; b < nb; b++) {
@@ -122,30 +118,19 @@ __attribute__((always_inline)) static inline void rows_quant_multi(bool q4, cons
 				for (int k = 0; k < LLORCH_ROWS; k++) {
 					const uint8_t *blk = w[k] + bs * (size_t)b;
 					float dw = fp16_scalar(llorch_kh_load16(blk));
-					__m256 d0, d1;
-					if (q4) {
-						__m256i u = unpack_q4(blk + 2);
-						d0 = _mm256_cvtepi32_ps(dot_u8s8(u, xq0));
-						d1 = _mm256_cvtepi32_ps(dot_u8s8(u, xq1));
-					} else {
-						/* signed x signed through maddubs: |w| * (x with w's sign) */
-						__m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
-						__m256i aw = _mm256_sign_epi8(wv, wv);
-						d0 = _mm256_cvtepi32_ps(dot_u8s8(aw, _mm256_sign_epi8(xq0, wv)));
-						d1 = _mm256_cvtepi32_ps(dot_u8s8(aw, _mm256_sign_epi8(xq1, wv)));
-					}
+					/* signed x signed through maddubs: |w| * (x with w's sign) */
+					__m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
+					__m256i aw = _mm256_sign_epi8(wv, wv);
+					__m256 d0 = _mm256_cvtepi32_ps(dot_u8s8(aw, _mm256_sign_epi8(xq0, wv)));
+					__m256 d1 = _mm256_cvtepi32_ps(dot_u8s8(aw, _mm256_sign_epi8(xq1, wv)));
 					acc0[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x0[b].d), d0, acc0[k]);
 					acc1[k] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x1[b].d), d1, acc1[k]);
-					if (q4) {
-						corr0[k] += dw * x0[b].s;
-						corr1[k] += dw * x1[b].s;
-					}
 				}
 			}
 			for (int k = 0; k < nr; k++) {
-				y[t0 * ys + r + k] += llorch_hsum8(acc0[k]) - 8.0f * corr0[k];
+				y[t0 * ys + r + k] += llorch_hsum8(acc0[k]);
 				if (two)
-					y[(t0 + 1) * ys + r + k] += llorch_hsum8(acc1[k]) - 8.0f * corr1[k];
+					y[(t0 + 1) * ys + r + k] += llorch_hsum8(acc1[k]);
 			}
 		}
 	}
@@ -154,25 +139,13 @@ __attribute__((always_inline)) static inline void rows_quant_multi(bool q4, cons
 static void rows_q8_0_multi(const uint8_t *W, size_t rb, const void *x, int64_t xs, int n_x,
 		int64_t n, float *y, int64_t ys, int64_t n_rows)
 {
-	rows_quant_multi(false, W, rb, x, xs, n_x, n, y, ys, n_rows);
-}
-
-static void rows_q4_0_multi(const uint8_t *W, size_t rb, const void *x, int64_t xs, int n_x,
-		int64_t n, float *y, int64_t ys, int64_t n_rows)
-{
-	rows_quant_multi(true, W, rb, x, xs, n_x, n, y, ys, n_rows);
+	rows_q8_multi(W, rb, x, xs, n_x, n, y, ys, n_rows);
 }
 
 static void rows_q8_0(const uint8_t *W, size_t rb, const void *x, int64_t n, float *y,
 		int64_t n_rows)
 {
-	rows_quant_multi(false, W, rb, x, 0, 1, n, y, 0, n_rows);
-}
-
-static void rows_q4_0(const uint8_t *W, size_t rb, const void *x, int64_t n, float *y,
-		int64_t n_rows)
-{
-	rows_quant_multi(true, W, rb, x, 0, 1, n, y, 0, n_rows);
+	rows_q8_multi(W, rb, x, 0, 1, n, y, 0, n_rows);
 }
 
 /* Rows to float for the prompts' matrix products (OpenBLAS at this
@@ -321,9 +294,9 @@ static int64_t find_above_avx2(const float *x, int64_t n, float bar)
 
 const llorch_kernel_set llorch_kernels_avx2 = {
 	.name = "avx2",
-	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, rows_q4_0 },
+	.rows = { rows_f32, rows_f16, rows_bf16, rows_q8_0, llorch_rows_q4_0_avx2 },
 	.rows_multi = { rows_f32_multi, rows_f16_multi, rows_bf16_multi, rows_q8_0_multi,
-		rows_q4_0_multi },
+		llorch_rows_q4_0_avx2_multi },
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
 	.attn_row = llorch_attn_row_avx2,

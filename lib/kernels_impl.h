@@ -141,6 +141,10 @@ void llorch_silu_mul_avx512(float *gate, const float *up, int64_t n);
 void llorch_attn_row_scalar(int kt, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_to_f16_scalar(const float *src, uint16_t *dst, int64_t n);
+void llorch_rows_q4_0_avx2(const uint8_t *W, size_t rb, const void *x, int64_t n, float *y,
+		int64_t n_rows);
+void llorch_rows_q4_0_avx2_multi(const uint8_t *W, size_t rb, const void *x, int64_t xs,
+		int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows);
 void llorch_attn_row_avx2(int kt, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_attn_row_avx512(int kt, const float *q, const void *k, const void *v,
