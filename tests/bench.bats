@@ -71,7 +71,7 @@ cells() { printf '%s\n' "$1" | tr '|' '\n' | sed 's/^ *//; s/ *$//' | sed '1d;$d
 @test "bench stream: passes 1 to 5; the meter of bench model runs in another process" {
 	need_vocab
 	run -0 "$BUILD/tests/bench" stream -t 1 -M 16 -r 2
-	[[ $output =~ ^\{\"threads\":1,\"stream_gbs\":[0-9]+\.[0-9]+\}$ ]]
+	[[ $output =~ ^\{\"threads\":1,\"stream_gbs\":[0-9]+\.[0-9]+,\"simd\":\"(scalar|avx2|avx512|avx512-novnni)\"\}$ ]]
 	run -64 "$BUILD/tests/bench" stream -M 16 -r 6
 	[[ $output == usage:* ]]
 	# a 256 MiB meter beside a tiny model: the model's peak RSS stays far

@@ -3,9 +3,9 @@
  * bandwidth, and prints one JSON object per line.
  *
  *   bench stream [-t THREADS] [-M MIB] [-r PASSES]
- *       {"threads":2,"stream_gbs":44.1}: read bandwidth of our thread pool
- *       streaming a buffer of MIB MiB (default 1024; median of PASSES
- *       passes, 1 to 5, default 5).
+ *       {"threads":2,"stream_gbs":44.1,"simd":"avx512"}: read bandwidth of
+ *       our thread pool streaming a buffer of MIB MiB (default 1024; median
+ *       of PASSES passes, 1 to 5, default 5), and the kernels' level.
  *   bench model -m MODEL.gguf [-t THREADS] [-p 512] [-n 128] [-b 4] [-r 3]
  *       prompt tokens/s (one eval of -p tokens from an empty context), decode
  *       tokens/s (-n single-token evals from an empty context, logits each
@@ -192,7 +192,8 @@ static int run_stream(int threads, int mib, int passes)
 	stream_meter sm;
 
 	stream_meter_new(&sm, threads, mib);
-	printf("{\"threads\":%d,\"stream_gbs\":%.2f}\n", threads, stream_gbs(&sm, passes));
+	printf("{\"threads\":%d,\"stream_gbs\":%.2f,\"simd\":\"%s\"}\n", threads,
+			stream_gbs(&sm, passes), llorch_simd_level());
 	stream_meter_free(&sm);
 	return 0;
 }
