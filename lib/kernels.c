@@ -151,17 +151,6 @@ size_t llorch_weight_bytes(llorch_dtype t, int64_t n_in, int64_t n_out)
 	return llorch_kt_bytes(kt, n_in) * (size_t)n_out;
 }
 
-/* Rows [r0, r1) of this thread's share of n rows, in multiples of align so
- * that the multi-row kernels run whole groups. */
-static void split_rows(int64_t n, int ith, int nth, int64_t align, int64_t *r0, int64_t *r1)
-{
-	int64_t groups = (n + align - 1) / align;
-	int64_t g0 = groups * ith / nth, g1 = groups * (ith + 1) / nth;
-
-	*r0 = g0 * align < n ? g0 * align : n;
-	*r1 = g1 * align < n ? g1 * align : n;
-}
-
 /* Rows are split into one contiguous range per thread (up to this many
  * ranges), each dealt out in grains from its own counter: a thread reads
  * its rows as one stream, so its prefetches run on from one grain into the
@@ -592,20 +581,37 @@ static void blas_rows(const matmul_job *j, int64_t r0, int64_t r1)
 	free(tile);
 }
 
+/* Without a GEMM kernel at this level: OpenBLAS, on chunks of rows taken
+ * from a shared counter (blas_rows takes a chunk a tile at a time). The
+ * chunks' bounds depend on the matrix's shape alone, so every sgemm call,
+ * and every element of Y, is the same whatever the thread count: with a
+ * range per thread, some elements came out of OpenBLAS summed in another
+ * order with 1 and with 3 threads (the scalar and AVX2 levels; found by
+ * running test_forward at those levels, tests/simd-levels.bats). */
 static void matmul_worker(void *arg, int ith, int nth)
 {
 	matmul_job *j = arg;
-	int64_t r0, r1;
 
+	(void)ith;
+	(void)nth;
 	if (j->ks->gemm_panel && j->ks->pack16) {
 		matmul_panels(j);
 		return;
 	}
-	split_rows(j->n_out, ith, nth, LLORCH_PANEL, &r0, &r1);
-	if (r1 <= r0)
-		return;
-	blas_rows(j, r0, r1);
-	epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
+	/* a quarter of the rows (a multiple of 32), or a tile if more: sgemm
+	 * packs X once per call, and a call per tile cost F32 and F16 pp512
+	 * 4-5% at the AVX2 level */
+	int64_t chunk = (j->n_out / 4 + LLORCH_PANEL - 1) / LLORCH_PANEL * LLORCH_PANEL;
+	if (chunk < j->tile_rows)
+		chunk = j->tile_rows;
+	for (;;) {
+		int64_t r0 = atomic_fetch_add_explicit(&j->next, chunk, memory_order_relaxed);
+		if (r0 >= j->n_out)
+			break;
+		int64_t r1 = j->n_out - r0 < chunk ? j->n_out : r0 + chunk;
+		blas_rows(j, r0, r1);
+		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
+	}
 }
 
 /* Quantized weights where the level has an integer GEMM: X is quantized to
