@@ -622,7 +622,7 @@ static void matmul_worker(void *arg, int ith, int nth)
  * same way whatever the thread count. */
 typedef struct {
 	const matmul_job *j;
-	llorch_block_q8a *xq;   /* (n_tok, n_in / 32), quants biased by +128 */
+	llorch_block_q8a *xq;   /* (n_tok, n_in / 32), quants biased by +128 (see qgemm_x_signed) */
 	int64_t nb;
 	atomic_llong next;      /* first row of the next panel not yet taken */
 } qgemm_job;
@@ -635,6 +635,8 @@ static void qgemm_quantize_worker(void *arg, int ith, int nth)
 	for (int64_t t = j->n_tok * ith / nth; t < j->n_tok * (ith + 1) / nth; t++) {
 		llorch_block_q8a *xb = q->xq + t * q->nb;
 		j->ks->quantize_act(j->X + t * j->n_in, xb, j->n_in);
+		if (j->ks->qgemm_x_signed)
+			continue;
 		for (int64_t b = 0; b < q->nb; b++)
 			for (int i = 0; i < 32; i++)
 				xb[b].qs[i] = (int8_t)(uint8_t)((uint8_t)xb[b].qs[i] ^ 0x80u);

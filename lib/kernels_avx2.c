@@ -299,6 +299,8 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 		llorch_rows_q4_0_avx2_multi },
 	.quantize_act = quantize_act,
 	.dequantize = dequantize,
+	.qgemm_panel = llorch_qgemm_panel_avx2,
+	.qgemm_x_signed = true,
 	.attn_row = llorch_attn_row_avx2,
 	.to_f16 = to_f16,
 	.gelu = llorch_gelu_avx2,

@@ -79,11 +79,12 @@ typedef struct {
 	 * Y (n_tok >= LLORCH_QGEMM_MIN_TOK, n_cols <= 32; rows ldy apart) = X . W^T over n_cols rows
 	 * of W (type kt, rows row_bytes apart), X given
 	 * as n_tok rows of nb activation blocks whose quants are stored biased
-	 * by +128 (read as unsigned bytes); scratch: 64-byte aligned,
-	 * nb * LLORCH_QPANEL_BLOCK_BYTES. */
+	 * by +128 (read as unsigned bytes) unless qgemm_x_signed; scratch:
+	 * 64-byte aligned, nb * LLORCH_QPANEL_BLOCK_BYTES. */
 	void (*qgemm_panel)(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
 			const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
 			float *Y, int64_t ldy);
+	bool qgemm_x_signed;
 	/* With gemm_panel: P[i * LLORCH_PANEL + r] = rows[r][i] for i in 0..n-1
 	 * and r in 0..15 (half a panel), the rows' values of kernel type kt
 	 * (F32, F16 or BF16) as float; a NULL row packs as zeros. */
@@ -160,6 +161,9 @@ void llorch_to_f16_avx512(const float *src, uint16_t *dst, int64_t n);
 #define LLORCH_QPANEL_BLOCK_BYTES 1280
 #define LLORCH_QGEMM_MIN_TOK 6
 
+void llorch_qgemm_panel_avx2(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
+		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
+		float *Y, int64_t ldy);
 void llorch_qgemm_panel_avx512(int kt, const uint8_t *W, size_t row_bytes, int n_cols,
 		const llorch_block_q8a *X, int64_t n_tok, int64_t nb, void *scratch,
 		float *Y, int64_t ldy);
