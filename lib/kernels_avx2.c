@@ -104,17 +104,8 @@ __attribute__((always_inline)) static inline void rows_q8_multi(const uint8_t *W
 			for (int64_t b = 0; b < nb; b++) {
 				__m256i xq0 = _mm256_loadu_si256((const __m256i *)(const void *)x0[b].qs);
 				__m256i xq1 = _mm256_loadu_si256((const __m256i *)(const void *)x1[b].qs);
-				if (t0 == 0 && lin) {
-					const char *p = (const char *)w[0] + pf + LLORCH_ROWS * bs * (size_t)b;
-					for (size_t o = 0; o < LLORCH_ROWS * bs; o += 64)
-						_mm_prefetch(p + o, _MM_HINT_T0);
-				} else if (t0 == 0) {
-					for (int k = 0; k < LLORCH_ROWS; k++) {
-						const char *p = (const char *)w[k] + pf + bs * (size_t)b;
-						_mm_prefetch(p, _MM_HINT_T0);
-						_mm_prefetch(p + bs - 1, _MM_HINT_T0);
-					}
-				}
+				if (t0 == 0)
+					llorch_prefetch_step(w, w[0], bs, b, pf, lin);
 				for (int k = 0; k < LLORCH_ROWS; k++) {
 					const uint8_t *blk = w[k] + bs * (size_t)b;
 					float dw = fp16_scalar(llorch_kh_load16(blk));

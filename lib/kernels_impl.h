@@ -222,6 +222,31 @@ static inline int llorch_row_group(const uint8_t *W, size_t rb, int64_t r, int64
 	return nr;
 }
 
+/* The quantized row kernels' prefetches for step i of a row group (rows
+ * w, the group's first byte lp), step bytes a row: every line of the
+ * bytes the step reads, pf bytes on (LLORCH_PREFETCH_BYTES rounded up to
+ * whole groups), in memory order when the rows are read whole (lin: the
+ * group's rows are adjacent). A step may be longer than a line (AVX-512
+ * Q8_0: 68 bytes a row), where one prefetch a row and step would leave
+ * lines out, which then cost a demand miss each. always_inline: GCC 12 takes a function that only prefetches
+ * for one without side effects and drops its calls. */
+__attribute__((always_inline)) static inline void llorch_prefetch_step(const uint8_t *const *w,
+		const uint8_t *lp, size_t step, int64_t i, size_t pf, bool lin)
+{
+	if (lin) {
+		const char *p = (const char *)lp + pf + LLORCH_ROWS * step * (size_t)i;
+		for (size_t o = 0; o < LLORCH_ROWS * step; o += 64)
+			__builtin_prefetch(p + o, 0, 3);
+		return;
+	}
+	for (int k = 0; k < LLORCH_ROWS; k++) {
+		const char *p = (const char *)w[k] + pf + step * (size_t)i;
+		for (size_t o = 0; o < step; o += 64)
+			__builtin_prefetch(p + o, 0, 3);
+		__builtin_prefetch(p + step - 1, 0, 3);
+	}
+}
+
 /* Rows j0 .. j1 - 1 (rows stride bytes apart from p), bytes of each, on
  * their way to L1: for attention, the keys or values of a few positions
  * ahead; for a grain of weights, the start of one run. Always inlined: a

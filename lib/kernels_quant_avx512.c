@@ -196,29 +196,6 @@ static inline void add_rows(__m128 s, float *y, int nr, bool q4, const uint8_t *
 		add_rows(reduce4_ps(acc[0][t], acc[1][t], acc[2][t], acc[3][t]), y + t * ys, nr, \
 				Q4, w, BS, x + t * xs, first, nb)
 
-/* The prefetches for step i of a row group, STEP bytes a row: every line
- * of the bytes the step reads, pf bytes on (see LLORCH_PREFETCH_BYTES
- * above). Q8_0's step is longer than a line (68 bytes a row), so one
- * prefetch a row and step would leave lines out, which then cost a demand
- * miss each. always_inline: GCC 12 takes a function that only prefetches
- * for one without side effects and drops its calls. */
-__attribute__((always_inline)) static inline void prefetch_step(const uint8_t *const *w,
-		const uint8_t *lp, size_t step, int64_t i, size_t pf, bool lin)
-{
-	if (lin) {
-		const char *p = (const char *)lp + pf + LLORCH_ROWS * step * (size_t)i;
-		for (size_t o = 0; o < LLORCH_ROWS * step; o += 64)
-			_mm_prefetch(p + o, _MM_HINT_T0);
-		return;
-	}
-	for (int k = 0; k < LLORCH_ROWS; k++) {
-		const char *p = (const char *)w[k] + pf + step * (size_t)i;
-		for (size_t o = 0; o < step; o += 64)
-			_mm_prefetch(p + o, _MM_HINT_T0);
-		_mm_prefetch(p + step - 1, _MM_HINT_T0);
-	}
-}
-
 /* Q8_0, with and without VNNI (DOT; XU: with VNNI the weights become the
  * unsigned operand, w + 128, and the sum is seeded with -128 * sum(x),
  * prepared once per vector; without, maddubs' int16 pairs would overflow,
@@ -254,7 +231,7 @@ __attribute__((always_inline)) static inline void prefetch_step(const uint8_t *c
 		for (int64_t i = 0; i < nb / 2; i++) {                                    \
 			__m512i wq[LLORCH_ROWS], wa[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			prefetch_step(w, lp, 2 * BS, i, pf, lin);                         \
+			llorch_prefetch_step(w, lp, 2 * BS, i, pf, lin);                         \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 2 * BS * (size_t)i;            \
@@ -397,7 +374,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
 			/* the four rows' scales, row k's block b in word 4b + k */           \
 			__m256i wsc = _mm256_setzero_si256();                             \
-			prefetch_step(w, lp, 4 * BS, i, pf, lin);                         \
+			llorch_prefetch_step(w, lp, 4 * BS, i, pf, lin);                         \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \

@@ -185,21 +185,10 @@ __attribute__((always_inline)) static inline void rows_q4(const uint8_t *W, size
 			const xpair *p0 = xp + t0 * PAIRS_MAX, *p1 = two ? p0 + PAIRS_MAX : p0;
 			__m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
 			for (int64_t i = 0; i < np; i++) {
-				size_t o = 2 * BS * (size_t)i;
-				if (t0 == 0 && lin) {
-					const char *p = (const char *)w[0] + pf + LLORCH_ROWS * o;
-					_mm_prefetch(p, _MM_HINT_T0);
-					_mm_prefetch(p + 64, _MM_HINT_T0);
-					_mm_prefetch(p + 128, _MM_HINT_T0);
-				} else if (t0 == 0) {
-					for (int k = 0; k < LLORCH_ROWS; k++) {
-						const char *p = (const char *)w[k] + pf + o;
-						_mm_prefetch(p, _MM_HINT_T0);
-						_mm_prefetch(p + 2 * BS - 1, _MM_HINT_T0);
-					}
-				}
+				if (t0 == 0)
+					llorch_prefetch_step(w, w[0], 2 * BS, i, pf, lin);
 				wstep s;
-				load_step(w, o, &s);
+				load_step(w, 2 * BS * (size_t)i, &s);
 				acc0 = step(acc0, &s, x0 + 2 * i, p0 + i);
 				if (two)
 					acc1 = step(acc1, &s, x1 + 2 * i, p1 + i);
