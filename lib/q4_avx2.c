@@ -210,14 +210,26 @@ __attribute__((always_inline)) static inline void rows_q4(const uint8_t *W, size
 	}
 }
 
+/* Rows longer than a segment (kernels.c gives none, but the kernel set's
+ * contract allows them) are taken a segment at a time, each segment's
+ * sums added to y. */
+__attribute__((always_inline)) static inline void rows_q4_segs(const uint8_t *W, size_t rb,
+		const llorch_block_q8a *x, int64_t xs, int n_x, int64_t n, float *y, int64_t ys,
+		int64_t n_rows)
+{
+	for (int64_t s = 0; s < n; s += LLORCH_SEG_VALUES)
+		rows_q4(W + sizeof(llorch_block_q4_0) * (size_t)(s / 32), rb, x + s / 32, xs, n_x,
+				n - s < LLORCH_SEG_VALUES ? n - s : LLORCH_SEG_VALUES, y, ys, n_rows);
+}
+
 void llorch_rows_q4_0_avx2_multi(const uint8_t *W, size_t rb, const void *x, int64_t xs,
 		int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows)
 {
-	rows_q4(W, rb, x, xs, n_x, n, y, ys, n_rows);
+	rows_q4_segs(W, rb, x, xs, n_x, n, y, ys, n_rows);
 }
 
 void llorch_rows_q4_0_avx2(const uint8_t *W, size_t rb, const void *x, int64_t n, float *y,
 		int64_t n_rows)
 {
-	rows_q4(W, rb, x, 0, 1, n, y, 0, n_rows);
+	rows_q4_segs(W, rb, x, 0, 1, n, y, 0, n_rows);
 }

@@ -541,10 +541,12 @@ static void check_rows_multi(const llorch_kernel_set *ks, llorch_dtype t, int n_
 }
 
 /* n_x = 1..8 (more than one pass of the kernel's vector group), odd block
- * counts (the tail block), row counts off the row group. */
+ * counts (the tail block), rows longer than a segment (LLORCH_SEG_VALUES,
+ * which kernels.c never passes, but the contract allows), row counts off
+ * the row group. */
 static void test_rows_multi(void **state)
 {
-	static const int64_t n_ins[] = {32, 64, 96, 768, 32 * 37};
+	static const int64_t n_ins[] = {32, 64, 96, 768, 32 * 37, 32 * 133};
 	static const int64_t n_rows[] = {1, 3, 4, 5, 7, 13};
 	const char *now = llorch_simd_level();
 	const llorch_dtype qt[] = {LLORCH_DT_Q8_0, LLORCH_DT_Q4_0};
