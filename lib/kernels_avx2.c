@@ -11,14 +11,6 @@
 #include "kernels_impl.h"
 #include "vexp_avx2.h"
 
-static inline int32_t hsum_epi32(__m256i s)
-{
-	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-	return _mm_cvtsi128_si32(h);
-}
-
 static inline __m256 load_f16x8(const uint8_t *p)
 {
 	return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
@@ -224,7 +216,7 @@ static void quantize_act(const float *x, llorch_block_q8a *out, int64_t n)
 		p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 		_mm256_storeu_si256((__m256i *)(void *)out[b].qs, p8);
 		out[b].d = d;
-		out[b].s = d * (float)hsum_epi32(sum);
+		out[b].s = d * (float)llorch_hsum8_epi32(sum);
 	}
 }
 

@@ -42,6 +42,7 @@
 #include <immintrin.h>
 
 #include "kernels_impl.h"
+#include "vexp_avx2.h"
 
 /* Prefetching (LLORCH_PREFETCH_BYTES): the lines asked for are those of the
  * row group at least that many bytes on. When the rows are read whole,
@@ -104,14 +105,6 @@ static inline __m512i sign_x(__m512i x, __m512i w)
 	return _mm512_mask_sub_epi8(x, _mm512_movepi8_mask(w), _mm512_setzero_si512(), x);
 }
 
-static inline int32_t hsum_epi32_256(__m256i s)
-{
-	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-	return _mm_cvtsi128_si32(h);
-}
-
 /* The last block of an odd block count, at AVX2 width: its contribution
  * dw * dx * sum(w * q) (for Q4_0 with the nibble offset of 8 removed). */
 static inline float tail_block(bool q4, const uint8_t *blk, const llorch_block_q8a *x)
@@ -129,7 +122,7 @@ static inline float tail_block(bool q4, const uint8_t *blk, const llorch_block_q
 		__m256i wv = _mm256_loadu_si256((const __m256i *)(const void *)(blk + 2));
 		p = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(xv, wv));
 	}
-	float dot = (float)hsum_epi32_256(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+	float dot = (float)llorch_hsum8_epi32(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 	return q4 ? dw * (x->d * dot - 8.0f * x->s) : dw * x->d * dot;
 }
 

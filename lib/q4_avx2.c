@@ -31,6 +31,7 @@
 #include <immintrin.h>
 
 #include "kernels_impl.h"
+#include "vexp_avx2.h"
 
 /* Block pairs per vector prepared per call: rows are given in segments of
  * at most LLORCH_SEG_VALUES values. */
@@ -45,13 +46,8 @@ typedef struct {
 
 static inline int32_t sum_quants(const int8_t *q)
 {
-	__m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1),
-			_mm256_loadu_si256((const __m256i *)(const void *)q)), _mm256_set1_epi16(1));
-	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-	return _mm_cvtsi128_si32(h);
+	return llorch_hsum8_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1),
+			_mm256_loadu_si256((const __m256i *)(const void *)q)), _mm256_set1_epi16(1)));
 }
 
 static void prep(const llorch_block_q8a *x, int64_t xs, int n_x, int64_t np, xpair *xp)
@@ -154,14 +150,10 @@ static inline float tail_block(const uint8_t *blk, const llorch_block_q8a *x)
 	__m128i q = _mm_loadu_si128((const __m128i *)(const void *)(blk + 2));
 	__m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q),
 			_mm256_set1_epi8(0x0f));
-	__m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(nib,
-			_mm256_loadu_si256((const __m256i *)(const void *)x->qs)), _mm256_set1_epi16(1));
-	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-	int32_t off = -8 * sum_quants(x->qs);
+	int32_t dot = llorch_hsum8_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(nib,
+			_mm256_loadu_si256((const __m256i *)(const void *)x->qs)), _mm256_set1_epi16(1)));
 
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
-	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
-	return _cvtsh_ss(llorch_kh_load16(blk)) * x->d * (float)(_mm_cvtsi128_si32(h) + off);
+	return _cvtsh_ss(llorch_kh_load16(blk)) * x->d * (float)(dot - 8 * sum_quants(x->qs));
 }
 
 __attribute__((always_inline)) static inline void rows_q4(const uint8_t *W, size_t rb,

@@ -31,4 +31,14 @@ static inline float llorch_hsum8(__m256 v)
 	return _mm_cvtss_f32(s);
 }
 
+/* The sum of a vector's 8 int32 lanes. */
+static inline int32_t llorch_hsum8_epi32(__m256i v)
+{
+	__m128i h = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4e));
+	h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xb1));
+	return _mm_cvtsi128_si32(h);
+}
+
 #endif
