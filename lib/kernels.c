@@ -104,6 +104,19 @@ static const llorch_kernel_set *kernels(void)
 	return active;
 }
 
+/* The choice made as the program starts rather than at the first kernel
+ * call: OpenBLAS's constructor (a shared library's, run before ours) has
+ * just started its server threads, which spin on sched_yield for ~70 ms
+ * unless stopped. A tool that used no kernel until its first input line
+ * (llorch-sample, llorch-tokenize) had them spinning on the cores the
+ * other stages of a pipeline run on: llorch-tokenize took 61 ms of CPU
+ * at 1.76 CPUs to tokenize one word; llorch-sample in the generation loop
+ * ran beside a spinning thread for its first ~20 tokens. */
+__attribute__((constructor)) static void kernels_at_start(void)
+{
+	(void)kernels();
+}
+
 const char *llorch_simd_level(void)
 {
 	return kernels()->name;
