@@ -221,6 +221,41 @@ PY
 	assert_line -n 1 --partial '"text":"é"'
 }
 
+@test "a line's text is the same after the lines of its generation as alone, interleaved or repeated" {
+	need_vocab
+	# A (stop "é The c") and B taking turns, A's fourth line twice, then
+	# lines as long as A's with other tokens, another prompt length, other
+	# stop strings: a line that continues the one answered before starts
+	# from its decoder state (as the in-process loop does); the others
+	# replay from the prompt, and every answer is the one it gets alone
+	cat >lines <<-'EOF'
+	{"tokens":[1],"prompt_tokens":1,"stop":["é The c"],"logits":[[450,1.0]]}
+	{"tokens":[1,338],"prompt_tokens":2,"logits":[[198,1.0]]}
+	{"tokens":[1,450],"prompt_tokens":1,"stop":["é The c"],"logits":[[6635,1.0]]}
+	{"tokens":[1,338,198],"prompt_tokens":2,"logits":[[172,1.0]]}
+	{"tokens":[1,450,6635],"prompt_tokens":1,"stop":["é The c"],"logits":[[198,1.0]]}
+	{"tokens":[1,338,198,172],"prompt_tokens":2,"logits":[[450,1.0]]}
+	{"tokens":[1,450,6635,198],"prompt_tokens":1,"stop":["é The c"],"logits":[[172,1.0]]}
+	{"tokens":[1,450,6635,198],"prompt_tokens":1,"stop":["é The c"],"logits":[[172,1.0]]}
+	{"tokens":[1,6635,6635,6635,6635],"prompt_tokens":1,"stop":["é The c"],"logits":[[450,1.0]]}
+	{"tokens":[1,450,6635,198,172],"prompt_tokens":1,"stop":["é The c"],"logits":[[450,1.0]]}
+	{"tokens":[1,450,6635,198,172,450],"prompt_tokens":5,"stop":["é The c"],"logits":[[6635,1.0]]}
+	{"tokens":[1,450,6635,198,172],"prompt_tokens":1,"stop":["é The c"],"logits":[[450,1.0]]}
+	{"tokens":[1,450,6635,198,172,450],"prompt_tokens":1,"stop":["zzz"],"logits":[[6635,1.0]]}
+	{"tokens":[1,450,6635,198,172],"prompt_tokens":1,"stop":["é The c"],"logits":[[450,1.0]]}
+	{"tokens":[1,450,6635,198,172,450],"prompt_tokens":1,"stop":["é The c"],"logits":[[6635,1.0]]}
+	EOF
+	run llorch-sample -m "$VOCAB" -T 0 -s 1 <lines
+	assert_success
+	assert_equal "${#lines[@]}" 15
+	texts=$(printf '%s\n' "$output" | jq -r '.text' | paste -sd '|')
+	assert_equal "$texts" 'The|| cat|é|| The||| The|| cat|| cat||'
+	assert_line -n 14 --partial '"done":true,"stop_reason":"STOP_SEQUENCE","stop_index":0'
+	together=$output
+	alone=$(while IFS= read -r l; do printf '%s\n' "$l" | llorch-sample -m "$VOCAB" -T 0 -s 1; done <lines)
+	assert_equal "$together" "$alone"
+}
+
 @test "bad lines get error objects, the rest is answered, exit 65" {
 	run llorch-sample -s 1 --max-line 200 <<-EOF
 	not json
