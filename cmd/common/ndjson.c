@@ -221,13 +221,30 @@ bool ndjson_find_raw_string(const char *p, size_t n, const char *name, size_t *s
 	return false;
 }
 
+/* The line is encoded into memory and written at once: json_dumpf hands
+ * stdio every key, number and comma as a call of its own (4% of
+ * llorch-sample's time in the generation loop). */
 int ndjson_write(FILE *out, const json_t *v)
 {
-	if (json_dumpf(v, out, JSON_COMPACT | JSON_REAL_PRECISION(9)) != 0)
+	const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(9);
+	char small[8192], *buf = small;
+	size_t n = json_dumpb(v, small, sizeof small - 1, flags);
+
+	if (n == 0)
 		return -1;
-	if (putc('\n', out) == EOF || fflush(out) != 0)
-		return -1;
-	return 0;
+	if (n > sizeof small - 1) {
+		if (!(buf = malloc(n + 1)))
+			return -1;
+		if (json_dumpb(v, buf, n, flags) != n) {
+			free(buf);
+			return -1;
+		}
+	}
+	buf[n] = '\n';
+	int rc = fwrite(buf, 1, n + 1, out) == n + 1 && fflush(out) == 0 ? 0 : -1;
+	if (buf != small)
+		free(buf);
+	return rc;
 }
 
 void ndjson_widen_pipe(int fd, int bytes)
