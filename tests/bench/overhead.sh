@@ -33,7 +33,9 @@
 #   tests/bench/overhead.sh BUILD_DIR MODEL.gguf
 #
 # Environment: LLORCH_BENCH_THREADS (default: the cores available),
-# LLORCH_BENCH_OVERHEAD_RUNS (runs per path, median; default 15),
+# LLORCH_BENCH_OVERHEAD_RUNS (runs per path, median; default 31: on this
+# VM consecutive in-process runs differ by up to 40%, each round's ratio by
+# +-15%, and the median of 15 rounds' ratios moved 1-13% between sections),
 # LLORCH_BENCH_OVERHEAD_TOKENS (default 128), LLORCH_BENCH_OVERHEAD_ENCODINGS
 # (default "top base64"; json is slow), LLORCH_BENCH_OVERHEAD_PATHS (default
 # "http curl pipeline"). The sampler is temperature 0.8, top-k 40, seed 1.
@@ -43,7 +45,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
 model=$2
 threads=${LLORCH_BENCH_THREADS:-$(nproc)}
-runs=${LLORCH_BENCH_OVERHEAD_RUNS:-15}
+runs=${LLORCH_BENCH_OVERHEAD_RUNS:-31}
 n_tokens=${LLORCH_BENCH_OVERHEAD_TOKENS:-128}
 encodings=${LLORCH_BENCH_OVERHEAD_ENCODINGS:-top base64}
 paths=${LLORCH_BENCH_OVERHEAD_PATHS:-http curl pipeline}
