@@ -256,6 +256,14 @@ PY
 	assert_equal "$together" "$alone"
 }
 
+@test "a line longer than the writer's buffer comes out whole" {
+	# 4000 tokens echoed: about 15 KB, past ndjson_write's 8 KiB buffer
+	perl -e 'print "{\"tokens\":[", join(",", map { $_ % 1000 } 0 .. 3999), "],\"logits\":[[5,1.0]]}\n"' >long
+	run llorch-sample -T 0 -s 1 <long
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | jq -c '[.tokens | length, .[3999], .[4000]], .token')" "$(printf '[4001,999,5]\n5')"
+}
+
 @test "bad lines get error objects, the rest is answered, exit 65" {
 	run llorch-sample -s 1 --max-line 200 <<-EOF
 	not json

@@ -6,7 +6,8 @@
  * free of '\n'; a raw string found by the scan lies inside the line, is
  * closed by a quote and holds no quote or backslash, and when the line is
  * valid JSON it is exactly the member's value the parser sees; a decoded
- * base64 string holds no more floats than its bytes allow.
+ * base64 string holds no more floats than its bytes allow; what
+ * ndjson_write writes of a parsed object parses back to it.
  *
  *   make fuzz && build-fuzz/fuzz_ndjson -max_total_time=60 */
 #define _GNU_SOURCE /* fmemopen */
@@ -46,6 +47,41 @@ static void check_raw_string(const char *line, size_t len, json_t *obj)
 	free(f);
 }
 
+/* What ndjson_write makes of a parsed object, alone and beside copies of
+ * itself (past the writer's 8 KiB buffer), is one line that parses back
+ * to the same values. */
+static void check_write(json_t *obj)
+{
+	for (int copies = 0; copies <= 8; copies += 8) {
+		json_t *w = copies ? json_array() : json_incref(obj);
+		for (int i = 0; i < copies; i++)
+			json_array_append(w, obj);
+		char *buf = NULL;
+		size_t n = 0;
+		FILE *out = open_memstream(&buf, &n);
+		if (!out || !w)
+			abort();
+		if (ndjson_write(out, w) != 0)
+			abort();
+		fclose(out);
+		if (n == 0 || buf[n - 1] != '\n' || memchr(buf, '\n', n - 1))
+			abort();
+		json_error_t je;
+		json_t *back = json_loadb(buf, n - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+		/* reals are written with 9 significant digits: compare the
+		 * second writing with the first */
+		if (!back)
+			abort();
+		char *again = json_dumps(back, JSON_COMPACT | JSON_REAL_PRECISION(9) | JSON_ENCODE_ANY);
+		if (!again || strlen(again) != n - 1 || memcmp(again, buf, n - 1) != 0)
+			abort();
+		free(again);
+		json_decref(back);
+		free(buf);
+		json_decref(w);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	FILE *in;
@@ -68,6 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char err[256];
 		json_t *obj = ndjson_parse_object(line, len, err, sizeof err);
 		check_raw_string(line, len, obj);
+		if (obj)
+			check_write(obj);
 		if (obj) {
 			json_t *v = json_object_get(obj, "logits");
 			float *f = NULL;
