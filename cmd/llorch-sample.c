@@ -245,6 +245,19 @@ static bool get_seed(const json_t *in, uint64_t *seed, line_error *e)
 	return FAIL(e, "bad_request", "\"seed\" must be an integer in 0..2^64-1 (a string above 2^63-1)");
 }
 
+/* A token array kept from line to line, grown (doubling) to hold need. */
+static bool grow_ids(int32_t **ids, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return true;
+	int32_t *p = realloc(*ids, need * 2 * sizeof *p);
+	if (!p)
+		return false;
+	*ids = p;
+	*cap = need * 2;
+	return true;
+}
+
 /* The line's "tokens", checked, into s->ids (kept from line to line: a
  * fresh array each line, past a few hundred tokens, was a large request
  * that made malloc consolidate all the small blocks the parser had
@@ -257,14 +270,8 @@ static bool read_tokens(state *s, const json_t *in, size_t *n, line_error *e)
 	if (!json_is_array(arr))
 		return FAIL(e, "bad_request", "\"tokens\" is not an array");
 	size_t len = json_array_size(arr);
-	if (len + 1 > s->ids_cap) {
-		size_t cap = (len + 1) * 2;
-		int32_t *ids = realloc(s->ids, cap * sizeof *ids);
-		if (!ids)
-			return FAIL(e, "internal", "out of memory for %zu tokens", len);
-		s->ids = ids;
-		s->ids_cap = cap;
-	}
+	if (!grow_ids(&s->ids, &s->ids_cap, len + 1))
+		return FAIL(e, "internal", "out of memory for %zu tokens", len);
 	for (size_t i = 0; i < len; i++) {
 		const json_t *t = json_array_get(arr, i);
 		long long v = json_is_integer(t) ? json_integer_value(t) : -1;
@@ -437,14 +444,8 @@ static bool same_stops(const llorch_stopstr *h, const char *const *stops, size_t
 static bool remember(state *s, const int32_t *ids, size_t n, int32_t next, size_t prompt)
 {
 	s->memo_n = 0;
-	if (n + 1 > s->memo_cap) {
-		size_t cap = (n + 1) * 2;
-		int32_t *m = realloc(s->memo, cap * sizeof *m);
-		if (!m)
-			return false;
-		s->memo = m;
-		s->memo_cap = cap;
-	}
+	if (!grow_ids(&s->memo, &s->memo_cap, n + 1))
+		return false;
 	memcpy(s->memo, ids, n * sizeof *ids);
 	s->memo[n] = next;
 	s->memo_n = n + 1;

@@ -11,7 +11,7 @@
  * worker threads, which busy-wait for a long time after each call. Next to
  * our pool on few cores they would fight our workers for the CPU between
  * calls. So OpenBLAS is kept single-threaded (openblas_set_num_threads(1),
- * once, before the first sgemm) and our pool does the threading: each pool
+ * once, as the program starts) and our pool does the threading: each pool
  * thread runs its own sgemm on its slice of W's rows. One set of threads,
  * one place that decides how many. Its server threads are stopped as well
  * (blas_thread_shutdown_, which a single-threaded OpenBLAS never needs
