@@ -90,8 +90,7 @@ __attribute__((always_inline)) static inline void rows_q8_multi(const uint8_t *W
 {
 	const size_t bs = sizeof(llorch_block_q8_0);
 	int64_t nb = n / 32;
-	size_t group = rb * LLORCH_ROWS;
-	size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;
+	size_t pf = llorch_prefetch_distance(rb);
 	bool lin = (size_t)nb * bs == rb;
 
 	for (int64_t r = 0; r < n_rows; r += LLORCH_ROWS) {

@@ -247,6 +247,16 @@ __attribute__((always_inline)) static inline void llorch_prefetch_step(const uin
 	}
 }
 
+/* llorch_prefetch_step's pf for rows of rb bytes: LLORCH_PREFETCH_BYTES
+ * rounded up to whole row groups, so that a row's prefetch lands on the
+ * same row of a later group. */
+static inline size_t llorch_prefetch_distance(size_t rb)
+{
+	size_t group = rb * LLORCH_ROWS;
+
+	return group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;
+}
+
 /* Rows j0 .. j1 - 1 (rows stride bytes apart from p), bytes of each, on
  * their way to L1: for attention, the keys or values of a few positions
  * ahead; for a grain of weights, the start of one run. Always inlined: a

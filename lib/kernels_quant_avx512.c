@@ -224,7 +224,7 @@ static inline void add_rows(__m128 s, float *y, int nr, bool q4, const uint8_t *
 		for (int64_t i = 0; i < nb / 2; i++) {                                    \
 			__m512i wq[LLORCH_ROWS], wa[LLORCH_ROWS];                         \
 			__m512 d[LLORCH_ROWS];                                            \
-			llorch_prefetch_step(w, lp, 2 * BS, i, pf, lin);                         \
+			llorch_prefetch_step(w, lp, 2 * BS, i, pf, lin);                  \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 2 * BS * (size_t)i;            \
@@ -367,7 +367,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 			__m512i wl[LLORCH_ROWS], wh[LLORCH_ROWS];                         \
 			/* the four rows' scales, row k's block b in word 4b + k */           \
 			__m256i wsc = _mm256_setzero_si256();                             \
-			llorch_prefetch_step(w, lp, 4 * BS, i, pf, lin);                         \
+			llorch_prefetch_step(w, lp, 4 * BS, i, pf, lin);                  \
 			_Pragma("GCC unroll 4")                                           \
 			for (int k = 0; k < LLORCH_ROWS; k++) {                           \
 				const uint8_t *b0 = w[k] + 4 * BS * (size_t)i;            \
@@ -406,8 +406,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	{                                                                                 \
 		const llorch_block_q8a *x = xv;                                           \
 		const size_t BS = sizeof(BLOCK);                                          \
-		size_t group = rb * LLORCH_ROWS;                                          \
-		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0; \
+		size_t pf = llorch_prefetch_distance(rb);                                 \
 		bool lin = (size_t)(n / 32) * BS == rb;                                   \
 		xprep xp;                                                                 \
 		for (int64_t s = 0; s < n; s += LLORCH_SEG_VALUES) {                      \
@@ -447,8 +446,7 @@ static inline __m512i cat4_128(const int8_t *a, const int8_t *b, const int8_t *c
 	{                                                                                 \
 		const llorch_block_q8a *x = xv;                                           \
 		const size_t BS = sizeof(BLOCK);                                          \
-		size_t group = rb * LLORCH_ROWS;                                          \
-		size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0; \
+		size_t pf = llorch_prefetch_distance(rb);                                 \
 		if (n > LLORCH_LONG_ROW_VALUES) {                                         \
 			NAME##_multi(W, rb, xv, 0, 1, n, y, 0, n_rows);                   \
 			return;                                                           \

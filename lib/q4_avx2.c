@@ -162,8 +162,7 @@ __attribute__((always_inline)) static inline void rows_q4(const uint8_t *W, size
 {
 	const size_t BS = sizeof(llorch_block_q4_0);
 	int64_t nb = n / 32, np = nb / 2;
-	size_t group = rb * LLORCH_ROWS;
-	size_t pf = group ? (LLORCH_PREFETCH_BYTES + group - 1) / group * group : 0;
+	size_t pf = llorch_prefetch_distance(rb);
 	bool lin = (size_t)nb * BS == rb;
 	xpair xp[LLORCH_MULTI_MAX * PAIRS_MAX];
 
