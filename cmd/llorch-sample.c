@@ -3,15 +3,22 @@
  * them); it is written back with the sampled "token" appended to "tokens".
  * The draw for a step depends only on (seed, step), so a generation split
  * into one process per step, or a llorch-forward | llorch-sample loop,
- * draws exactly what llorch_generate() draws. See llorch-sample(1). */
+ * draws exactly what llorch_generate() draws. With --loop FIFO it closes
+ * that loop itself: it sends the lines of its FILEs into the FIFO that
+ * llorch-forward reads, one generation at a time, and every answer not done
+ * back the same way. See llorch-sample(1). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/logits_codec.h"
@@ -21,6 +28,7 @@
 
 static const char usage_text[] =
 	"Usage: llorch-sample [OPTION]...\n"
+	"       llorch-sample [OPTION]... --loop FIFO FILE...\n"
 	"Reads NDJSON objects with \"tokens\" and next-token \"logits\" on stdin and writes\n"
 	"each back with the sampled \"token\" appended to \"tokens\" (\"logits\" dropped).\n"
 	"Fields of a line (\"temperature\", \"seed\", \"max_tokens\", ...) override the flags.\n"
@@ -37,12 +45,16 @@ static const char usage_text[] =
 	"  -S, --stop STRING        with -m: done before STRING appears (up to 4 times)\n"
 	"      --keep-logits        keep \"logits\" in the output\n"
 	"      --max-line BYTES     longest input line accepted (default 64 MiB)\n"
+	"  -L, --loop FIFO          close the loop: send each line of the FILEs (a\n"
+	"                           generation's start) and each answer not done into\n"
+	"                           FIFO, which llorch-forward reads; all answers also\n"
+	"                           go to stdout; FIFO is closed after the last one\n"
 	"  -v, --verbose            log on stderr\n"
 	"  -h, --help               show this help and exit\n"
 	"  -V, --version            show the version and exit\n"
 	"\n"
 	"Exit status: 0 all lines answered, 65 some line got an error object (or a bad\n"
-	"model), 64 usage, 66 model not found, 74 I/O error.\n";
+	"model), 64 usage, 66 model or FILE not found, 74 I/O error.\n";
 
 typedef struct {
 	const char *model_path;
@@ -52,7 +64,24 @@ typedef struct {
 	size_t n_stop;
 	bool keep_logits, verbose;
 	unsigned long long max_line;
+	const char *loop_path;    /* --loop */
+	char *const *start_files; /* its FILEs */
+	int n_start;
 } options;
+
+/* --loop: the FIFO back into llorch-forward and the FILEs whose lines start
+ * generations. One line is in the loop at a time: the next generation
+ * starts when the one before is done, so llorch-forward's KV cache serves
+ * each in turn, and neither pipe can fill up with lines nobody reads. */
+typedef struct {
+	int fd;           /* the FIFO, -1 when closed (or without --loop) */
+	int next_file;    /* the next of the FILEs to open */
+	FILE *in;         /* the FILE being read, or NULL */
+	const char *name; /* its name */
+	ndjson_reader r;
+	bool waiting;     /* a line sent into the loop has not come back */
+	int status;       /* 0, or the exit code the FILEs or the FIFO call for */
+} loop_state;
 
 typedef struct {
 	options opt;
@@ -79,6 +108,7 @@ typedef struct {
 	size_t out_len, out_cap;
 	const char *raw_logits; /* the line's base64 "logits", taken out before parsing */
 	size_t raw_len;
+	loop_state loop;
 } state;
 
 /* A base64 "logits" string at least this long skips the JSON parser. */
@@ -100,6 +130,7 @@ static void parse_options(int argc, char **argv, options *o)
 		{ "stop", required_argument, NULL, 'S' },
 		{ "keep-logits", no_argument, NULL, OPT_KEEP },
 		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+		{ "loop", required_argument, NULL, 'L' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -113,7 +144,7 @@ static void parse_options(int argc, char **argv, options *o)
 
 	o->sp = llorch_sampler_default_params();
 	o->max_line = NDJSON_DEFAULT_MAX_LINE;
-	while ((c = getopt_long(argc, argv, "m:T:k:p:r:s:n:S:vhV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:T:k:p:r:s:n:S:L:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			o->model_path = optarg;
@@ -170,6 +201,9 @@ static void parse_options(int argc, char **argv, options *o)
 		case OPT_MAX_LINE:
 			o->max_line = cli_parse_max_line(optarg);
 			break;
+		case 'L':
+			o->loop_path = optarg;
+			break;
 		case 'v':
 			o->verbose = true;
 			break;
@@ -182,8 +216,18 @@ static void parse_options(int argc, char **argv, options *o)
 			cli_usage("unknown option");
 		}
 	}
-	if (optind < argc)
-		cli_usage("unexpected argument '%s'", argv[optind]);
+	if (o->loop_path) {
+		if (optind == argc)
+			cli_usage("--loop needs FILEs, whose lines start the generations");
+		for (int i = optind; i < argc; i++)
+			if (strcmp(argv[i], "-") == 0)
+				cli_usage("--loop: a FILE cannot be '-': standard input carries "
+					  "llorch-forward's answers");
+		o->start_files = argv + optind;
+		o->n_start = argc - optind;
+	} else if (optind < argc) {
+		cli_usage("unexpected argument '%s' (FILEs go with --loop)", argv[optind]);
+	}
 	if (o->n_stop && !o->model_path)
 		cli_usage("--stop needs -m: stop strings are matched in the text");
 	/* One seed for the whole run, so that every line of a generation (and
@@ -590,6 +634,112 @@ static bool answer(state *s, json_t *in, line_error *e)
 	return true;
 }
 
+/* The exit code that says more of two: an I/O error, then a missing FILE,
+ * then a bad line. */
+static int worse_status(int a, int b)
+{
+	static const int rank[] = { 0, EX_DATAERR, EX_NOINPUT, EX_IOERR };
+	int ra = 0, rb = 0;
+	for (int i = 0; i < 4; i++) {
+		ra = rank[i] == a ? i : ra;
+		rb = rank[i] == b ? i : rb;
+	}
+	return rb > ra ? b : a;
+}
+
+/* Opens the FIFO for writing: it blocks until llorch-forward opens it for
+ * reading (as the shell does for "<FIFO" as the pipeline starts). */
+static void loop_open(state *s)
+{
+	const char *path = s->opt.loop_path;
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st) != 0)
+		cli_die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "--loop %s: %s", path, strerror(errno));
+	if (!S_ISFIFO(st.st_mode))
+		cli_usage("--loop %s: not a FIFO (make one with mkfifo, and have llorch-forward read it)",
+				path);
+	do
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		cli_die(EX_IOERR, "--loop %s: %s", path, strerror(errno));
+	s->loop.fd = fd;
+}
+
+static void loop_close(loop_state *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+	l->waiting = false;
+}
+
+static void loop_write_failed(state *s)
+{
+	cli_warn("--loop %s: %s", s->opt.loop_path, strerror(errno));
+	s->loop.status = worse_status(s->loop.status, EX_IOERR);
+	loop_close(&s->loop);
+}
+
+/* Starts the next generation: its line from the FILEs goes into the loop.
+ * When the FILEs are used up the FIFO is closed, so that llorch-forward
+ * reaches the end of its input, and llorch-sample then the end of its own.
+ * A line over --max-line never reaches llorch-forward: it is answered here.
+ * false when writing stdout failed. */
+static bool loop_next(state *s)
+{
+	loop_state *l = &s->loop;
+	const char *line;
+	size_t len;
+
+	while (l->fd >= 0) {
+		if (!l->in) {
+			if (l->next_file == s->opt.n_start) {
+				loop_close(l);
+				break;
+			}
+			l->name = s->opt.start_files[l->next_file++];
+			if (!(l->in = fopen(l->name, "r"))) {
+				cli_warn("%s: %s", l->name, strerror(errno));
+				l->status = worse_status(l->status, errno == ENOENT ? EX_NOINPUT : EX_IOERR);
+				continue;
+			}
+			ndjson_reader_init(&l->r, l->in, (size_t)s->opt.max_line);
+		}
+		ndjson_read_result res = ndjson_read(&l->r, &line, &len);
+		if (res == NDJSON_LINE) {
+			/* the reader's buffer has room past the line for its '\n',
+			 * so it goes in one write, and llorch-forward wakes once */
+			l->r.buf[len] = '\n';
+			if (!ndjson_write_fd(l->fd, l->r.buf, len + 1))
+				loop_write_failed(s);
+			else
+				l->waiting = true;
+			break;
+		}
+		if (res == NDJSON_TOO_LONG) {
+			json_t *err = ndjson_error(NULL, "line_too_long", "%s: line %llu is longer than %llu bytes",
+					l->name, l->r.lineno, s->opt.max_line);
+			int rc = err ? ndjson_write(stdout, err) : -1;
+			json_decref(err);
+			if (rc < 0)
+				return false;
+			l->status = worse_status(l->status, EX_DATAERR);
+			continue;
+		}
+		if (res == NDJSON_IOERR) {
+			cli_warn("%s: read error", l->name);
+			l->status = worse_status(l->status, EX_IOERR);
+		}
+		ndjson_reader_free(&l->r);
+		fclose(l->in);
+		l->in = NULL;
+	}
+	return true;
+}
+
 /* One input line: 0 answered, 1 error object written, -1 output failed. */
 static int process_line(const char *line, size_t len, void *user)
 {
@@ -600,6 +750,10 @@ static int process_line(const char *line, size_t len, void *user)
 	char *rest = NULL;
 	size_t vs, ve;
 	int rc;
+	/* one line is in the loop at a time: this is its answer */
+	bool ours = s->loop.waiting;
+
+	s->loop.waiting = false;
 
 	/* GPT-2's logits in base64 are 268 KB a line: parsing them as a JSON
 	 * string (a copy, a UTF-8 check) cost more than all else llorch-sample
@@ -622,6 +776,11 @@ static int process_line(const char *line, size_t len, void *user)
 	if (!in) {
 		out = ndjson_error(NULL, "bad_json", "%s", perr);
 		rc = 1;
+	} else if (ours && json_object_get(in, "error")) {
+		/* llorch-forward could not answer: that generation ends here,
+		 * with the reason it gave */
+		json_object_del(in, "logits");
+		rc = 1;
 	} else {
 		json_object_del(in, "error");
 		const json_t *done = json_object_get(in, "done");
@@ -638,7 +797,16 @@ static int process_line(const char *line, size_t len, void *user)
 			rc = 1;
 		}
 	}
-	if (ndjson_write(stdout, out ? out : in) < 0)
+	const json_t *res = out ? out : in;
+	bool again = ours && rc == 0 && !json_is_true(json_object_get(res, "done"));
+	int wr = ndjson_write_tee(stdout, again ? s->loop.fd : -1, res);
+	if (wr == -2) {
+		loop_write_failed(s);
+		wr = ndjson_write(stdout, res);
+	} else if (wr == 0 && again) {
+		s->loop.waiting = true;
+	}
+	if (wr < 0 || (ours && !s->loop.waiting && !loop_next(s)))
 		rc = -1;
 	json_decref(out);
 	json_decref(in);
@@ -676,7 +844,24 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &s.opt);
 	cli_set_verbose(s.opt.verbose);
 	load(&s);
+	s.loop.fd = -1;
+	if (s.opt.loop_path) {
+		loop_open(&s);
+		if (!loop_next(&s))
+			cli_die(EX_IOERR, "error writing stdout");
+	}
 	int rc = ndjson_filter(stdin, (size_t)s.opt.max_line, process_line, &s);
+	if (s.loop.waiting) {
+		cli_warn("--loop %s: the input ended before the line sent into the loop came back "
+			 "(did llorch-forward stop?)", s.opt.loop_path);
+		rc = worse_status(rc, EX_IOERR);
+	}
+	loop_close(&s.loop);
+	if (s.loop.in) {
+		ndjson_reader_free(&s.loop.r);
+		fclose(s.loop.in);
+	}
+	rc = worse_status(rc, s.loop.status);
 	free(s.cand);
 	free(s.text);
 	free(s.prev);

@@ -295,17 +295,146 @@ PY
 	assert_line -n 11 --partial '"token":1'
 }
 
+# A stand-in for llorch-forward in a --loop: each line of the FIFO comes
+# back with logits whose greedy choice is token 2 (a line that is not a JSON
+# object, with a bad_json error as llorch-forward answers it); it logs what
+# it read, and exits at the end of the FIFO.
+fake_forward='BEGIN { $| = 1; open($log, ">>", "forward.log") or die; $log->autoflush(1) }
+	print {$log} $_;
+	if (/^\{.*\}$/) { s/\}$/,"logits":[0,0,9,0]}/ }
+	else { $_ = qq({"error":{"code":"bad_json","message":"not an object"}}\n) }
+	print;
+	END { print {$log} "EOF\n" }'
+
+# loop_run [SAMPLE_ARGS...]: the stand-in | llorch-sample --loop loop ...
+loop_run() {
+	rm -f loop forward.log
+	mkfifo loop
+	run --separate-stderr timeout 20 sh -c 'perl -ne "$1" <loop | { shift; llorch-sample -T 0 -s 1 --loop loop "$@"; }' \
+		sh "$fake_forward" "$@"
+}
+
+@test "--loop runs its FILEs' generations one after another, then closes the FIFO" {
+	printf '{"tokens":[7],"max_tokens":3}\n\n{"tokens":[8,9],"max_tokens":1}\n' >a
+	printf '{"id":"c","tokens":[5],"max_tokens":2}\n' >b
+	loop_run a b
+	assert_success
+	assert_equal "$stderr" ""
+	assert_equal "${#lines[@]}" 6
+	assert_line -n 0 '{"tokens":[7,2],"max_tokens":3,"token":2,"prompt_tokens":1,"seed":1,"done":false}'
+	assert_line -n 1 '{"tokens":[7,2,2],"max_tokens":3,"token":2,"prompt_tokens":1,"seed":1,"done":false}'
+	assert_line -n 2 --partial '{"tokens":[7,2,2,2],'
+	assert_line -n 2 --partial '"done":true,"stop_reason":"MAX_TOKENS"}'
+	assert_line -n 3 --partial '{"tokens":[8,9,2],'
+	assert_line -n 3 --partial '"done":true'
+	assert_line -n 4 --partial '{"id":"c","tokens":[5,2],'
+	assert_line -n 5 --partial '{"id":"c","tokens":[5,2,2],'
+	assert_line -n 5 --partial '"done":true'
+	# what went into the loop: each start line as it was, each answer not
+	# done, and the stand-in then saw the end of its input
+	run cat forward.log
+	assert_equal "${#lines[@]}" 7
+	assert_line -n 0 '{"tokens":[7],"max_tokens":3}'
+	assert_line -n 1 '{"tokens":[7,2],"max_tokens":3,"token":2,"prompt_tokens":1,"seed":1,"done":false}'
+	assert_line -n 3 '{"tokens":[8,9],"max_tokens":1}'
+	assert_line -n 4 '{"id":"c","tokens":[5],"max_tokens":2}'
+	assert_line -n 6 'EOF'
+}
+
+@test "--loop: one line in the loop at a time" {
+	# the stand-in, slowed down, would see a second line early if one were sent
+	printf '{"tokens":[%d],"max_tokens":2}\n' 1 2 3 4 5 >a
+	fake_forward="select(undef, undef, undef, 0.02); $fake_forward"
+	loop_run a
+	assert_success
+	assert_equal "${#lines[@]}" 10
+	run cat forward.log
+	assert_equal "$(printf '%s\n' "$output" | head -n 10 | jq -c '.tokens' | paste -sd ' ')" \
+		'[1] [1,2] [2] [2,2] [3] [3,2] [4] [4,2] [5] [5,2]'
+}
+
+@test "--loop: without start lines it closes the FIFO at once" {
+	: >empty
+	printf '\n  \n' >blank
+	loop_run empty blank
+	assert_success
+	assert_output ""
+	assert_equal "$(cat forward.log)" "EOF"
+}
+
+@test "--loop: a generation that fails ends, the next one runs, exit 65" {
+	# not JSON (the stand-in answers with an error), too long for
+	# --max-line (never sent), a bad temperature (llorch-sample's own
+	# error), then a good line
+	printf 'not json\n{"tokens":[1],"pad":"%0200d"}\n{"tokens":[3],"temperature":-1}\n{"tokens":[4],"max_tokens":1}\n' 0 >a
+	loop_run --max-line 100 a
+	assert_equal "$status" 65
+	assert_equal "${#lines[@]}" 4
+	assert_line -n 0 --partial '"code":"bad_json"'
+	assert_line -n 1 --partial '"code":"line_too_long","message":"a: line 2 is longer than 100 bytes"'
+	assert_line -n 2 --partial '"code":"bad_request"'
+	assert_line -n 3 --partial '"tokens":[4,2],'
+	assert_line -n 3 --partial '"done":true'
+	run cat forward.log
+	assert_equal "${#lines[@]}" 4
+	refute_output --partial 'pad'
+}
+
+@test "--loop: a missing FILE is reported, the others run, exit 66" {
+	printf '{"tokens":[4],"max_tokens":1}\n' >a
+	loop_run missing a
+	assert_equal "$status" 66
+	assert_equal "$stderr" "llorch-sample: missing: No such file or directory"
+	assert_equal "${#lines[@]}" 1
+	assert_line -n 0 --partial '"done":true'
+}
+
+@test "--loop: when llorch-forward stops before answering, exit 74 and say so" {
+	printf '{"tokens":[4],"max_tokens":5}\n' >a
+	fake_forward='$| = 1; if ($. == 2) { exit 0 } s/\}$/,"logits":[0,0,9,0]}/; print;'
+	loop_run a
+	# the second line is either read and dropped, or never read
+	# (SIGPIPE); either way llorch-sample does not hang
+	[ "$status" -eq 74 ] || [ "$status" -eq 141 ]
+	if [ "$status" -eq 74 ]; then
+		assert_equal "$stderr" "llorch-sample: --loop loop: the input ended before the line sent into the loop came back (did llorch-forward stop?)"
+	fi
+	assert_line -n 0 --partial '"tokens":[4,2],'
+}
+
+@test "--loop: usage errors" {
+	printf '{"tokens":[4]}\n' >a
+	run --separate-stderr llorch-sample --loop loop </dev/null
+	assert_equal "$status" 64
+	assert_equal "$stderr" "$(printf '%s\n%s' "llorch-sample: --loop needs FILEs, whose lines start the generations" \
+		"Try 'llorch-sample --help' for more information.")"
+	run llorch-sample --loop loop - </dev/null
+	assert_equal "$status" 64
+	run --separate-stderr llorch-sample --loop a a </dev/null
+	assert_equal "$status" 64
+	[[ $stderr == *"--loop a: not a FIFO"* ]]
+	run llorch-sample --loop nofifo a </dev/null
+	assert_equal "$status" 66
+	run llorch-sample a </dev/null
+	assert_equal "$status" 64
+}
+
 @test "the man page is clean and its EXAMPLES run as shown" {
 	man=$BATS_TEST_DIRNAME/../man/llorch-sample.1
 	run mandoc -Tlint "$man"
 	assert_success
 	assert_output ""
-	# a vocabulary file under the name the examples use
+	# a vocabulary file and a model under the names the examples use
 	if [ -f "$VOCAB" ]; then ln -s "$VOCAB" ggml-vocab-llama-spm.gguf; fi
+	stories=$SHARED/data/llama2c-stories260K
+	if [ -f "$stories/stories260K.bin" ] && [ -f "$stories/tok512.bin" ]; then
+		llorch-gguf convert-llama2c "$stories/stories260K.bin" "$stories/tok512.bin" -o stories260K.gguf
+	fi
 	"$BATS_TEST_DIRNAME/lib/man-examples" "$man" >examples
 	n=0
 	while IFS= read -r cmd && IFS= read -r want; do
 		case $cmd in *ggml-vocab*) [ -f "$VOCAB" ] || continue ;; esac
+		case $cmd in *stories260K*) [ -f stories260K.gguf ] || continue ;; esac
 		got=$(sh -c "$cmd")
 		if [ "$got" != "$want" ]; then
 			echo "example: $cmd" >&2

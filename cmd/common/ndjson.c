@@ -1,5 +1,6 @@
 /* NDJSON reading and writing; see ndjson.h. */
 #define _GNU_SOURCE /* memrchr */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "ndjson.h"
@@ -224,7 +226,21 @@ bool ndjson_find_raw_string(const char *p, size_t n, const char *name, size_t *s
 /* The line is encoded into memory and written at once: json_dumpf hands
  * stdio every key, number and comma as a call of its own (4% of
  * llorch-sample's time in the generation loop). */
-int ndjson_write(FILE *out, const json_t *v)
+bool ndjson_write_fd(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		p += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+int ndjson_write_tee(FILE *out, int fd, const json_t *v)
 {
 	const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(9);
 	char small[8192], *buf = small;
@@ -241,10 +257,19 @@ int ndjson_write(FILE *out, const json_t *v)
 		}
 	}
 	buf[n] = '\n';
-	int rc = fwrite(buf, 1, n + 1, out) == n + 1 && fflush(out) == 0 ? 0 : -1;
+	int rc = 0;
+	if (fd >= 0 && !ndjson_write_fd(fd, buf, n + 1))
+		rc = -2;
+	else if (fwrite(buf, 1, n + 1, out) != n + 1 || fflush(out) != 0)
+		rc = -1;
 	if (buf != small)
 		free(buf);
 	return rc;
+}
+
+int ndjson_write(FILE *out, const json_t *v)
+{
+	return ndjson_write_tee(out, -1, v) < 0 ? -1 : 0;
 }
 
 void ndjson_widen_pipe(int fd, int bytes)

@@ -49,6 +49,16 @@ bool ndjson_find_raw_string(const char *line, size_t len, const char *name, size
 /* Writes v compactly plus '\n' and flushes. 0, or -1 on a write error. */
 int ndjson_write(FILE *out, const json_t *v);
 
+/* As ndjson_write, the line encoded once and written first, whole, to the
+ * file descriptor fd (when fd >= 0): llorch-sample --loop sends it back to
+ * llorch-forward before its own reader gets it. 0; -2 writing fd failed
+ * (nothing went to out); -1 encoding or writing out failed. */
+int ndjson_write_tee(FILE *out, int fd, const json_t *v);
+
+/* Writes all n bytes to fd, through short writes and signals; false with
+ * errno set when a write fails. */
+bool ndjson_write_fd(int fd, const char *p, size_t n);
+
 /* When fd is a pipe (Linux), asks for a capacity of bytes, so that a tool
  * writing lines of all the logits (268 KB in base64 for GPT-2) puts one in
  * with one write, without waking its reader four times along the way. */

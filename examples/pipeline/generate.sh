@@ -1,16 +1,17 @@
 #!/bin/sh
 # Text generation as a loop of three llorch tools:
 #
-#   llorch-tokenize -> llorch-forward -> llorch-sample -+-> text on stdout
-#                           ^                           |
-#                           +------- FIFO <-------------+  (until "done")
+#   llorch-tokenize -> llorch-forward -> llorch-sample --> jq -> text on stdout
+#                           ^                   |
+#                           +------ FIFO <------+  (until "done")
 #
 # llorch-tokenize turns the prompt into the first line; llorch-forward adds
 # the next-token logits (its KV cache keeps the sequence, so each pass costs
-# one token); llorch-sample appends the chosen token and its text; every line
-# that is not done goes back into llorch-forward through the FIFO. The
-# result equals the in-process loop (llorch-serve, llorch_generate()) for
-# the same model, prompt, parameters, seed and thread count.
+# one token); llorch-sample appends the chosen token and its text, and
+# (--loop) sends every line that is not done back into llorch-forward
+# through the FIFO. The result equals the in-process loop (llorch-serve,
+# llorch_generate()) for the same model, prompt, parameters, seed and
+# thread count.
 #
 # llorch-forward sends only the TOP_K largest logits when top-k is on (-k 40:
 # all that top-k sampling looks at), else all of them as base64; both are
@@ -19,7 +20,7 @@
 #
 # Usage: generate.sh -m MODEL [-n MAX_TOKENS] [-T TEMPERATURE] [-s SEED]
 #                    [-k TOP_K] [-p TOP_P] [-S STOP]... [-t THREADS] PROMPT
-# Needs jq, perl and the llorch tools on PATH.
+# Needs jq and the llorch tools on PATH.
 set -eu
 
 model= max_tokens=64 temperature=0.8 seed=0 top_k=0 top_p=1 threads=0 stops='[]'
@@ -54,35 +55,26 @@ thread_opt=
 [ "$threads" -gt 0 ] && thread_opt="-t $threads"
 logits_opt="-l base64"
 [ "$top_k" -gt 0 ] && logits_opt="-k $top_k"
+# llorch-sample --loop closes the loop: it sends the first line into the
+# FIFO, every answer not done after it, and closes the FIFO when the
+# generation is done, so that llorch-forward, then llorch-sample, reach the
+# end of their input. Every answer also goes on to jq, which prints the
+# text, or stops at a line with an error and shows it. Each tool's exit
+# status goes to a file (sh has no pipefail).
 # shellcheck disable=SC2086 # thread_opt and logits_opt are options or nothing
-llorch-forward -m "$model" $thread_opt $logits_opt <"$dir/loop" |
+{
+	status=0
+	llorch-forward -m "$model" $thread_opt $logits_opt <"$dir/loop" || status=$?
+	echo "$status" >"$dir/forward"
+} | {
+	status=0
 	llorch-sample -m "$model" -n "$max_tokens" -T "$temperature" -s "$seed" \
-		-k "$top_k" -p "$top_p" |
-	{
-		# Holding the FIFO open keeps llorch-forward reading; closing it
-		# (when done) lets the whole loop drain and exit. The first line
-		# goes in the same way as every later one. Perl reads whole lines
-		# (the shell's read takes a system call per byte).
-		status=0
-		perl -e '
-			my ($prog, $loop, $first) = @ARGV;
-			open(my $fifo, ">", $loop) or die "$prog: $loop: $!\n";
-			open(my $f, "<", $first) or die "$prog: $first: $!\n";
-			$fifo->autoflush(1);
-			$| = 1;
-			print {$fifo} <$f>;
-			while (my $line = <STDIN>) {
-				if (index($line, "\"error\":") >= 0) {
-					print STDERR "$prog: $line";
-					exit 65;
-				}
-				print $line;
-				exit 0 if index($line, "\"done\":true") >= 0;
-				print {$fifo} $line;
-			}
-			print STDERR "$prog: the loop ended before the generation was done\n";
-			exit 70;
-		' "$0" "$dir/loop" "$dir/first" || status=$?
-		echo "$status" >"$dir/status"
-	} | jq --unbuffered -j .text
-exit "$(cat "$dir/status")"
+		-k "$top_k" -p "$top_p" --loop "$dir/loop" "$dir/first" || status=$?
+	echo "$status" >"$dir/sample"
+} | jq --unbuffered -j --arg prog "$0" \
+	'if has("error") then "\($prog): \(tojson)\n" | halt_error(65) else .text end' || exit
+# the first tool that failed gives the exit status
+for tool in forward sample; do
+	status=$(cat "$dir/$tool")
+	[ "$status" -eq 0 ] || exit "$status"
+done

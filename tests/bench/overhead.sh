@@ -12,7 +12,8 @@
 #   curl        the same with curl -N, its output read through a pipe (two
 #               processes woken a token)
 #   pipeline    llorch-tokenize | llorch-forward | llorch-sample, the loop
-#               closed through a FIFO (examples/pipeline/generate.sh), once
+#               closed through a FIFO by llorch-sample --loop
+#               (examples/pipeline/generate.sh), once
 #               per logits encoding of llorch-forward: "top" (-k TOP_K: the
 #               TOP_K largest, exact for top-k sampling), "base64" (all of
 #               them, exact for every sampler), "json" (all, as text)
@@ -122,8 +123,9 @@ run_pipeline() {
 	mkfifo "$tmp/loop"
 	# shellcheck disable=SC2086 # enc is an option and its value
 	"$bin/llorch-forward" -m "$model" -t "$threads" $enc <"$tmp/loop" |
-		"$bin/llorch-sample" -m "$model" -n "$n_tokens" -T "$temperature" -k "$top_k" -s "$seed" |
-		perl "$here/stamp.pl" loop "$tmp/loop" "$tmp/text.pipe-$1" "$tmp/first"
+		"$bin/llorch-sample" -m "$model" -n "$n_tokens" -T "$temperature" -k "$top_k" -s "$seed" \
+			--loop "$tmp/loop" "$tmp/first" |
+		perl "$here/stamp.pl" loop "$tmp/text.pipe-$1"
 }
 
 labels=inproc

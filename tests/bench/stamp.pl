@@ -14,11 +14,9 @@
 #                                   library in the consumer would: one
 #                                   process woken a token, where curl and a
 #                                   reader behind its pipe are two
-#   stamp.pl loop FIFO TEXT_FILE FIRST_FILE
-#                                   llorch-sample's lines on stdin; FIFO is
-#                                   llorch-forward's input: the line in
-#                                   FIRST_FILE goes in first, then every line
-#                                   that is not done, closing the loop
+#   stamp.pl loop TEXT_FILE         the lines of llorch-sample --loop (which
+#                                   closes the loop itself) on stdin, up to
+#                                   the one that is done
 use strict;
 use warnings;
 use IO::Socket::INET;
@@ -26,21 +24,11 @@ use JSON::PP;
 use Time::HiRes qw(time);
 
 my $mode = shift // '';
-my ($fifo, $out);
-if ($mode eq 'loop') {
-	$fifo = shift;
-	open($out, '>', $fifo) or die "stamp: $fifo: $!\n";
-	$out->autoflush(1);
-} elsif ($mode ne 'sse' && $mode ne 'http') {
+if ($mode ne 'loop' && $mode ne 'sse' && $mode ne 'http') {
 	die "usage: stamp.pl sse TEXT_FILE CMD... | stamp.pl http TEXT_FILE URL BODY_FILE | " .
-		"stamp.pl loop FIFO TEXT_FILE FIRST_FILE\n";
+		"stamp.pl loop TEXT_FILE\n";
 }
 my $text_file = shift or die "stamp: no text file\n";
-if ($mode eq 'loop') {
-	my $first_file = shift or die "stamp: no first line\n";
-	open(my $ff, '<', $first_file) or die "stamp: $first_file: $!\n";
-	print {$out} <$ff>;
-}
 my $in;
 if ($mode eq 'sse') {
 	die "stamp: no command\n" unless @ARGV;
@@ -68,15 +56,13 @@ if ($mode eq 'sse') {
 my $json = JSON::PP->new->utf8->allow_nonref;
 my ($t_first, $t_last, $steps, $text, $ended, @lines) = (undef, undef, 0, '', 0);
 
-# Per line only the time, the end test and (loop) the line's way back: any
-# other work here would slow the loop or take CPU from the server. The
-# lines are decoded after the end.
+# Per line only the time and the end test: any other work here would take
+# CPU from the loop or the server. The lines are decoded after the end.
 while (my $line = <$in>) {
 	my $t = time;
 	if ($mode eq 'loop') {
 		die "stamp: the pipeline reported an error: $line" if index($line, '"error":') >= 0;
 		my $done = index($line, '"done":true') >= 0;
-		print $out $line unless $done;
 		$t_first //= $t;
 		$t_last = $t;
 		push @lines, $line;
@@ -95,7 +81,6 @@ while (my $line = <$in>) {
 		}
 	}
 }
-close $out if $out;
 for my $line (@lines) {
 	if ($mode eq 'loop') {
 		$steps++;
