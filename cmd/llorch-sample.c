@@ -815,6 +815,19 @@ static int process_line(const char *line, size_t len, void *user)
 	return rc;
 }
 
+/* A line over --max-line, answered unread: when it is the loop's line
+ * come back, its generation ends there. */
+static int process_too_long(unsigned long long lineno, size_t max_line, void *user)
+{
+	state *s = user;
+	bool ours = s->loop.waiting;
+
+	s->loop.waiting = false;
+	if (ndjson_write_too_long(stdout, lineno, max_line) < 0 || (ours && !loop_next(s)))
+		return -1;
+	return 1;
+}
+
 static void load(state *s)
 {
 	llorch_gguf *g;
@@ -850,7 +863,7 @@ int main(int argc, char **argv)
 		if (!loop_next(&s))
 			cli_die(EX_IOERR, "error writing stdout");
 	}
-	int rc = ndjson_filter(stdin, (size_t)s.opt.max_line, process_line, &s);
+	int rc = ndjson_filter_skips(stdin, (size_t)s.opt.max_line, process_line, process_too_long, &s);
 	if (s.loop.waiting) {
 		cli_warn("--loop %s: the input ended before the line sent into the loop came back "
 			 "(did llorch-forward stop?)", s.opt.loop_path);

@@ -365,19 +365,25 @@ loop_run() {
 @test "--loop: a generation that fails ends, the next one runs, exit 65" {
 	# not JSON (the stand-in answers with an error), too long for
 	# --max-line (never sent), a bad temperature (llorch-sample's own
-	# error), then a good line
-	printf 'not json\n{"tokens":[1],"pad":"%0200d"}\n{"tokens":[3],"temperature":-1}\n{"tokens":[4],"max_tokens":1}\n' 0 >a
+	# error), a line whose answer is too long, then a good line
+	printf '%s\n' 'not json' "{\"tokens\":[1],\"pad\":\"$(printf '%0200d' 0)\"}" \
+		'{"tokens":[3],"temperature":-1}' "{\"tokens\":[4],\"pad\":\"$(printf '%070d' 0)\"}" \
+		'{"tokens":[5],"max_tokens":1}' >a
 	loop_run --max-line 100 a
 	assert_equal "$status" 65
-	assert_equal "${#lines[@]}" 4
+	assert_equal "${#lines[@]}" 5
 	assert_line -n 0 --partial '"code":"bad_json"'
 	assert_line -n 1 --partial '"code":"line_too_long","message":"a: line 2 is longer than 100 bytes"'
 	assert_line -n 2 --partial '"code":"bad_request"'
-	assert_line -n 3 --partial '"tokens":[4,2],'
-	assert_line -n 3 --partial '"done":true'
+	assert_line -n 3 --partial '"code":"line_too_long","message":"line 3 is longer than 100 bytes"'
+	assert_line -n 4 --partial '"tokens":[5,2],'
+	assert_line -n 4 --partial '"done":true'
 	run cat forward.log
-	assert_equal "${#lines[@]}" 4
-	refute_output --partial 'pad'
+	assert_equal "${#lines[@]}" 5
+	assert_line -n 1 '{"tokens":[3],"temperature":-1}'
+	assert_line -n 2 --partial '{"tokens":[4],"pad":"'
+	assert_line -n 3 '{"tokens":[5],"max_tokens":1}'
+	assert_line -n 4 'EOF'
 }
 
 @test "--loop: a missing FILE is reported, the others run, exit 66" {

@@ -301,7 +301,22 @@ json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...
 	return o;
 }
 
+int ndjson_write_too_long(FILE *out, unsigned long long lineno, size_t max_line)
+{
+	json_t *err = ndjson_error(NULL, "line_too_long", "line %llu is longer than %zu bytes", lineno,
+			max_line);
+	int rc = err ? ndjson_write(out, err) : -1;
+	json_decref(err);
+	return rc;
+}
+
 int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user)
+{
+	return ndjson_filter_skips(in, max_line, answer, NULL, user);
+}
+
+int ndjson_filter_skips(FILE *in, size_t max_line, ndjson_answer_fn answer, ndjson_skip_fn skip,
+		void *user)
 {
 	ndjson_reader r;
 	const char *line;
@@ -330,11 +345,10 @@ int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user
 			break;
 		}
 		int lr;
-		if (res == NDJSON_TOO_LONG) {
-			json_t *err = ndjson_error(NULL, "line_too_long", "line %llu is longer than %zu bytes",
-					r.lineno, r.max_line);
-			lr = !err || ndjson_write(stdout, err) < 0 ? -1 : 1;
-			json_decref(err);
+		if (res == NDJSON_TOO_LONG && skip) {
+			lr = skip(r.lineno, r.max_line, user);
+		} else if (res == NDJSON_TOO_LONG) {
+			lr = ndjson_write_too_long(stdout, r.lineno, r.max_line) < 0 ? -1 : 1;
 		} else {
 			lr = answer(line, len, user);
 		}

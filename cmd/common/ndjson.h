@@ -81,4 +81,18 @@ typedef int (*ndjson_answer_fn)(const char *line, size_t len, void *user);
  * (EX_IOERR, with a message on stderr) when reading or writing failed. */
 int ndjson_filter(FILE *in, size_t max_line, ndjson_answer_fn answer, void *user);
 
+/* Answers a line over max_line in its place (by ndjson_write_too_long or
+ * otherwise): 1 done, -1 writing failed. */
+typedef int (*ndjson_skip_fn)(unsigned long long lineno, size_t max_line, void *user);
+
+/* As ndjson_filter, with skip answering the lines over max_line: a tool
+ * that keeps count of the lines it gets back (llorch-sample --loop) sees
+ * every one. */
+int ndjson_filter_skips(FILE *in, size_t max_line, ndjson_answer_fn answer, ndjson_skip_fn skip,
+		void *user);
+
+/* The line_too_long error object for line lineno, written to out: 0, or -1
+ * when writing failed. */
+int ndjson_write_too_long(FILE *out, unsigned long long lineno, size_t max_line);
+
 #endif
