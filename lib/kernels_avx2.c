@@ -40,6 +40,11 @@ static inline float fp16_scalar(uint16_t h)
  * tok/s, GPT-2 f16 390-403 -> 448-482, Llama 110M f32 280 -> 341-346; one
  * stream the same or 1-5% faster). */
 #define VPREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+/* ...but not F32 rows for one vector: on a Zen 3 (AVX2 only) two threads
+ * streaming them read 27-31 GB/s with the prefetches and 30-35 without
+ * (F16: 30-32 with, 27-29 without; F32 for four vectors the same either
+ * way), and llama-110M f32 decode was at 0.88x llama.cpp's. */
+#define FLOAT_PREFETCH(ELEM, NX) ((ELEM) != 4 || (NX) > 1)
 #define VNX 2
 #include "kernels_rows.h"
 

@@ -8,7 +8,8 @@
  *   pass over a row, at most 4: 4 x VNX accumulators must fit the
  *   registers)
  * and optionally VPREFETCH(const uint8_t *) for weights to be read soon
- * (LLORCH_PREFETCH_BYTES ahead in the row, or past its end into the next),
+ * (LLORCH_PREFETCH_BYTES ahead in the row, or past its end into the next)
+ * and FLOAT_PREFETCH(ELEM, NX), whether to use it,
  * and passes LOADW(const uint8_t *) -> VEC and SCALAR(const uint8_t *) ->
  * float for the weight type to FLOAT_ROWS_KERNEL. */
 #ifndef LLORCH_KERNELS_ROWS_H
@@ -18,6 +19,11 @@
 
 #ifndef VPREFETCH
 #define VPREFETCH(p) ((void)(p))
+#endif
+/* Whether rows of ELEM-byte values are prefetched when NX vectors share
+ * them (a constant after inlining); a level may narrow it. */
+#ifndef FLOAT_PREFETCH
+#define FLOAT_PREFETCH(ELEM, NX) 1
 #endif
 
 /* Several vectors are read from L1 once per weight vector loaded; when
@@ -63,7 +69,8 @@ __attribute__((always_inline)) static inline void float_rows_resume(VEC acc[4][4
 		for (int64_t i = i0; i + 4 * VW <= i1; i += 4 * VW) {             \
 			_Pragma("GCC unroll 4")                                   \
 			for (int a = 0; a < 4; a++) {                             \
-				VPREFETCH(w + ELEM * (i + a * VW) + pf);          \
+				if (FLOAT_PREFETCH(ELEM, NX))                     \
+					VPREFETCH(w + ELEM * (i + a * VW) + pf);  \
 				VEC wv = LOADW(w + ELEM * (i + a * VW));          \
 				_Pragma("GCC unroll 4")                           \
 				for (int t = 0; t < NX; t++)                      \
