@@ -720,11 +720,7 @@ static bool loop_next(state *s)
 			break;
 		}
 		if (res == NDJSON_TOO_LONG) {
-			json_t *err = ndjson_error(NULL, "line_too_long", "%s: line %llu is longer than %llu bytes",
-					l->name, l->r.lineno, s->opt.max_line);
-			int rc = err ? ndjson_write(stdout, err) : -1;
-			json_decref(err);
-			if (rc < 0)
+			if (ndjson_write_too_long(stdout, l->name, l->r.lineno, l->r.max_line) < 0)
 				return false;
 			l->status = worse_status(l->status, EX_DATAERR);
 			continue;
@@ -823,7 +819,7 @@ static int process_too_long(unsigned long long lineno, size_t max_line, void *us
 	bool ours = s->loop.waiting;
 
 	s->loop.waiting = false;
-	if (ndjson_write_too_long(stdout, lineno, max_line) < 0 || (ours && !loop_next(s)))
+	if (ndjson_write_too_long(stdout, NULL, lineno, max_line) < 0 || (ours && !loop_next(s)))
 		return -1;
 	return 1;
 }

@@ -301,10 +301,10 @@ json_t *ndjson_error(const json_t *input, const char *code, const char *fmt, ...
 	return o;
 }
 
-int ndjson_write_too_long(FILE *out, unsigned long long lineno, size_t max_line)
+int ndjson_write_too_long(FILE *out, const char *file, unsigned long long lineno, size_t max_line)
 {
-	json_t *err = ndjson_error(NULL, "line_too_long", "line %llu is longer than %zu bytes", lineno,
-			max_line);
+	json_t *err = ndjson_error(NULL, "line_too_long", "%s%sline %llu is longer than %zu bytes",
+			file ? file : "", file ? ": " : "", lineno, max_line);
 	int rc = err ? ndjson_write(out, err) : -1;
 	json_decref(err);
 	return rc;
@@ -348,7 +348,7 @@ int ndjson_filter_skips(FILE *in, size_t max_line, ndjson_answer_fn answer, ndjs
 		if (res == NDJSON_TOO_LONG && skip) {
 			lr = skip(r.lineno, r.max_line, user);
 		} else if (res == NDJSON_TOO_LONG) {
-			lr = ndjson_write_too_long(stdout, r.lineno, r.max_line) < 0 ? -1 : 1;
+			lr = ndjson_write_too_long(stdout, NULL, r.lineno, r.max_line) < 0 ? -1 : 1;
 		} else {
 			lr = answer(line, len, user);
 		}

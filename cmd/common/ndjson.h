@@ -91,8 +91,9 @@ typedef int (*ndjson_skip_fn)(unsigned long long lineno, size_t max_line, void *
 int ndjson_filter_skips(FILE *in, size_t max_line, ndjson_answer_fn answer, ndjson_skip_fn skip,
 		void *user);
 
-/* The line_too_long error object for line lineno, written to out: 0, or -1
- * when writing failed. */
-int ndjson_write_too_long(FILE *out, unsigned long long lineno, size_t max_line);
+/* The line_too_long error object for line lineno (of file, when not NULL:
+ * its name starts the message), written to out: 0, or -1 when writing
+ * failed. */
+int ndjson_write_too_long(FILE *out, const char *file, unsigned long long lineno, size_t max_line);
 
 #endif
