@@ -636,15 +636,14 @@ static bool answer(state *s, json_t *in, line_error *e)
 
 /* The exit code that says more of two: an I/O error, then a missing FILE,
  * then a bad line. */
+static int status_rank(int code)
+{
+	return code == EX_IOERR ? 3 : code == EX_NOINPUT ? 2 : code == EX_DATAERR ? 1 : 0;
+}
+
 static int worse_status(int a, int b)
 {
-	static const int rank[] = { 0, EX_DATAERR, EX_NOINPUT, EX_IOERR };
-	int ra = 0, rb = 0;
-	for (int i = 0; i < 4; i++) {
-		ra = rank[i] == a ? i : ra;
-		rb = rank[i] == b ? i : rb;
-	}
-	return rb > ra ? b : a;
+	return status_rank(b) > status_rank(a) ? b : a;
 }
 
 /* Opens the FIFO for writing: it blocks until llorch-forward opens it for

@@ -223,9 +223,6 @@ bool ndjson_find_raw_string(const char *p, size_t n, const char *name, size_t *s
 	return false;
 }
 
-/* The line is encoded into memory and written at once: json_dumpf hands
- * stdio every key, number and comma as a call of its own (4% of
- * llorch-sample's time in the generation loop). */
 bool ndjson_write_fd(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -240,6 +237,9 @@ bool ndjson_write_fd(int fd, const char *p, size_t n)
 	return true;
 }
 
+/* The line is encoded into memory and written at once: json_dumpf hands
+ * stdio every key, number and comma as a call of its own (4% of
+ * llorch-sample's time in the generation loop). */
 int ndjson_write_tee(FILE *out, int fd, const json_t *v)
 {
 	const size_t flags = JSON_COMPACT | JSON_REAL_PRECISION(9);
