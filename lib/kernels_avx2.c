@@ -301,6 +301,7 @@ const llorch_kernel_set llorch_kernels_avx2 = {
 	.qgemm_panel = llorch_qgemm_panel_avx2,
 	.qgemm_x_signed = true,
 	.attn_row = llorch_attn_row_avx2,
+	.attn_tile = llorch_attn_tile_avx2,
 	.to_f16 = to_f16,
 	.gelu = llorch_gelu_avx2,
 	.silu_mul = llorch_silu_mul_avx2,

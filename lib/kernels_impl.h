@@ -148,6 +148,9 @@ void llorch_rows_q4_0_avx2_multi(const uint8_t *W, size_t rb, const void *x, int
 		int n_x, int64_t n, float *y, int64_t ys, int64_t n_rows);
 void llorch_attn_row_avx2(int kt, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
+void llorch_attn_tile_avx2(int kt, const float *q, int64_t q_stride, const void *k,
+		const void *v, int64_t kv_stride, int64_t hd, int64_t pos0, int n_q, float scale,
+		float *scratch, float *out, int64_t out_stride);
 void llorch_attn_row_avx512(int kt, const float *q, const void *k, const void *v,
 		int64_t kv_stride, int64_t hd, int64_t n_kv, float scale, float *scores, float *out);
 void llorch_attn_tile_avx512(int kt, const float *q, int64_t q_stride, const void *k,
