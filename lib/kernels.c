@@ -488,11 +488,23 @@ typedef struct {
 	const llorch_epilogue *ep;   /* or NULL */
 } matmul_job;
 
-/* Y[:, r0..r0+n) = X . W[r0..r0+n)^T with W as float (n, n_in). */
-static void sgemm_rows(const matmul_job *j, const float *Wf, int64_t r0, int64_t n)
+/* Y[:, r0..r0+n) = X . W[r0..r0+n)^T with W as float (n, n_in), added to
+ * what Y holds if accumulate. */
+static void sgemm_rows(const matmul_job *j, const float *Wf, int64_t r0, int64_t n,
+		bool accumulate)
 {
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->n_tok, (int)n, (int)j->n_in,
-			1.0f, j->X, (int)j->n_in, Wf, (int)j->n_in, 0.0f, j->Y + r0, (int)j->n_out);
+			1.0f, j->X, (int)j->n_in, Wf, (int)j->n_in, accumulate ? 1.0f : 0.0f,
+			j->Y + r0, (int)j->n_out);
+}
+
+/* Y[:, r0..r1) = the epilogue's bias: the product is then added to it
+ * (beta 1), which replaces OpenBLAS's pass that zeroes Y and the pass that
+ * added the bias to the product, a block of Y that had left L2. */
+static void fill_bias(const matmul_job *j, int64_t r0, int64_t r1)
+{
+	for (int64_t t = 0; t < j->n_tok; t++)
+		memcpy(j->Y + t * j->n_out + r0, j->ep->bias + r0, (size_t)(r1 - r0) * sizeof(float));
 }
 
 /* Without a tile buffer: the row kernels, a few tokens at a time. */
@@ -570,18 +582,24 @@ static void matmul_panels(matmul_job *j)
 	free(P);
 }
 
-/* Y[:, r0..r1) by OpenBLAS (see above). */
+/* Y[:, r0..r1) by OpenBLAS (see above), with the epilogue's bias. */
 static void blas_rows(const matmul_job *j, int64_t r0, int64_t r1)
 {
-	float *tile;
+	bool bias = j->ep && j->ep->bias;
+	float *tile = NULL;
 
-	if (j->kt == LLORCH_KT_F32) {
-		sgemm_rows(j, (const float *)(const void *)(j->W + (size_t)r0 * j->row_bytes), r0, r1 - r0);
+	if (j->kt != LLORCH_KT_F32 &&
+	    !(tile = malloc((size_t)j->tile_rows * (size_t)j->n_in * sizeof *tile))) {
+		matmul_rows_by_token(j, r0, r1);
+		for (int64_t t = 0; bias && t < j->n_tok; t++)
+			j->ks->add(j->Y + t * j->n_out + r0, j->ep->bias + r0, r1 - r0);
 		return;
 	}
-	tile = malloc((size_t)j->tile_rows * (size_t)j->n_in * sizeof *tile);
+	if (bias)
+		fill_bias(j, r0, r1);
 	if (!tile) {
-		matmul_rows_by_token(j, r0, r1);
+		sgemm_rows(j, (const float *)(const void *)(j->W + (size_t)r0 * j->row_bytes), r0,
+				r1 - r0, bias);
 		return;
 	}
 	for (int64_t r = r0; r < r1; r += j->tile_rows) {
@@ -589,7 +607,7 @@ static void blas_rows(const matmul_job *j, int64_t r0, int64_t r1)
 		for (int64_t i = 0; i < n; i++)
 			j->ks->dequantize(j->kt, j->W + (size_t)(r + i) * j->row_bytes,
 					tile + i * j->n_in, j->n_in);
-		sgemm_rows(j, tile, r, n);
+		sgemm_rows(j, tile, r, n, bias);
 	}
 	free(tile);
 }
@@ -617,13 +635,15 @@ static void matmul_worker(void *arg, int ith, int nth)
 	int64_t chunk = (j->n_out / 4 + LLORCH_PANEL - 1) / LLORCH_PANEL * LLORCH_PANEL;
 	if (chunk < j->tile_rows)
 		chunk = j->tile_rows;
+	/* blas_rows adds the bias */
+	llorch_epilogue act = {.bias = NULL, .act = j->ep ? j->ep->act : LLORCH_ACT_NONE};
 	for (;;) {
 		int64_t r0 = atomic_fetch_add_explicit(&j->next, chunk, memory_order_relaxed);
 		if (r0 >= j->n_out)
 			break;
 		int64_t r1 = j->n_out - r0 < chunk ? j->n_out : r0 + chunk;
 		blas_rows(j, r0, r1);
-		epilogue(j->ks, j->ep, j->Y, j->n_out, j->n_tok, r0, r1);
+		epilogue(j->ks, j->ep ? &act : NULL, j->Y, j->n_out, j->n_tok, r0, r1);
 	}
 }
 
