@@ -733,13 +733,13 @@ void llorch_matmul_ep(llorch_threadpool *pool, llorch_dtype t, const void *W,
 		const llorch_epilogue *ep)
 {
 	int kt = kernel_index(t);
-	/* A tile of about 1 MiB of floats: big enough that sgemm amortises
-	 * packing X, small enough to stay in L2. */
+	/* About 1 MiB of floats: the smallest chunk of rows OpenBLAS's
+	 * products take (matmul_worker). */
 	int64_t tile_rows = ((int64_t)(1 << 18) / (n_in > 0 ? n_in : 1) + 15) / 16 * 16;
 	/* Weights converted for OpenBLAS: 8 MiB of floats per sgemm call. Each
 	 * call packs all of X again; with 1 MiB blocks TinyLlama's f16 pp512
 	 * spent 14% of its time packing X (n_in 2048: 128 rows a call), with
-	 * 8 MiB 4.5%, total time -8%. */
+	 * 8 MiB 4.5% (the profile's samples -8%). */
 	int64_t conv_rows = ((int64_t)(1 << 21) / (n_in > 0 ? n_in : 1) + 15) / 16 * 16;
 	matmul_job j = {
 		.ks = kernels(), .kt = kt, .W = W, .X = X, .Y = Y,
