@@ -8,42 +8,20 @@
 #include <math.h>
 #include <immintrin.h>
 
-#include "attn_impl.h"
+#include "attn_avx2.h"
 #include "vexp_avx2.h"
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Values i .. i + 7 of an f32 or f16 row at p, as float. */
-INLINE __m256 load8(int kt, const void *p, int64_t i)
-{
-	if (kt == LLORCH_KT_F16)
-		return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)
-				((const uint16_t *)p + i)));
-	return _mm256_loadu_ps((const float *)p + i);
-}
-
-/* A q8_0 block's scale in every lane; its quants 8 h .. 8 h + 7 as
- * float, not yet scaled. */
-INLINE __m256 q8_scale(const uint8_t *blk)
-{
-	return _mm256_set1_ps(_cvtsh_ss(llorch_kh_load16(blk)));
-}
-
-INLINE __m256 q8_quants(const uint8_t *blk, int h)
-{
-	return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-			_mm_loadl_epi64((const __m128i *)(const void *)(blk + 2 + 8 * h))));
-}
-
 /* q . k over one q8_0 block of k (32 values), scaled by its d. */
 INLINE __m256 q8_dot_block(const float *q, const uint8_t *blk)
 {
-	__m256 t = _mm256_mul_ps(_mm256_loadu_ps(q), q8_quants(blk, 0));
+	__m256 t = _mm256_mul_ps(_mm256_loadu_ps(q), llorch_q8_quants8(blk, 0));
 
-	t = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8), q8_quants(blk, 1), t);
-	t = _mm256_fmadd_ps(_mm256_loadu_ps(q + 16), q8_quants(blk, 2), t);
-	t = _mm256_fmadd_ps(_mm256_loadu_ps(q + 24), q8_quants(blk, 3), t);
-	return _mm256_mul_ps(t, q8_scale(blk));
+	t = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8), llorch_q8_quants8(blk, 1), t);
+	t = _mm256_fmadd_ps(_mm256_loadu_ps(q + 16), llorch_q8_quants8(blk, 2), t);
+	t = _mm256_fmadd_ps(_mm256_loadu_ps(q + 24), llorch_q8_quants8(blk, 3), t);
+	return _mm256_mul_ps(t, llorch_q8_scale8(blk));
 }
 
 /* The lane sums of four vectors, as one. */
@@ -76,11 +54,11 @@ INLINE void score_keys(int kt, int n, const float *q, const void *k, int64_t kv_
 	} else {
 		for (int64_t d = 0; d < hd; d += 8) {
 			__m256 qv = _mm256_loadu_ps(q + d);
-			a0 = _mm256_fmadd_ps(qv, load8(kt, k, d), a0);
+			a0 = _mm256_fmadd_ps(qv, llorch_kv_load8(kt, k, d), a0);
 			if (n > 1) {
-				a1 = _mm256_fmadd_ps(qv, load8(kt, k1, d), a1);
-				a2 = _mm256_fmadd_ps(qv, load8(kt, k2, d), a2);
-				a3 = _mm256_fmadd_ps(qv, load8(kt, k3, d), a3);
+				a1 = _mm256_fmadd_ps(qv, llorch_kv_load8(kt, k1, d), a1);
+				a2 = _mm256_fmadd_ps(qv, llorch_kv_load8(kt, k2, d), a2);
+				a3 = _mm256_fmadd_ps(qv, llorch_kv_load8(kt, k3, d), a3);
 			}
 		}
 	}
@@ -106,17 +84,17 @@ INLINE void weigh(int kt, int nv, const float *scores, const void *v, int64_t kv
 					n_kv);
 		if (kt == LLORCH_KT_Q8_0) {
 			const uint8_t *blk = llorch_q8_block(vj, d0 / 32);
-			__m256 pd = _mm256_mul_ps(p, q8_scale(blk));
-			a0 = _mm256_fmadd_ps(pd, q8_quants(blk, 0), a0);
-			a1 = _mm256_fmadd_ps(pd, q8_quants(blk, 1), a1);
-			a2 = _mm256_fmadd_ps(pd, q8_quants(blk, 2), a2);
-			a3 = _mm256_fmadd_ps(pd, q8_quants(blk, 3), a3);
+			__m256 pd = _mm256_mul_ps(p, llorch_q8_scale8(blk));
+			a0 = _mm256_fmadd_ps(pd, llorch_q8_quants8(blk, 0), a0);
+			a1 = _mm256_fmadd_ps(pd, llorch_q8_quants8(blk, 1), a1);
+			a2 = _mm256_fmadd_ps(pd, llorch_q8_quants8(blk, 2), a2);
+			a3 = _mm256_fmadd_ps(pd, llorch_q8_quants8(blk, 3), a3);
 		} else {
-			a0 = _mm256_fmadd_ps(p, load8(kt, vj, d0), a0);
+			a0 = _mm256_fmadd_ps(p, llorch_kv_load8(kt, vj, d0), a0);
 			if (nv > 1) {
-				a1 = _mm256_fmadd_ps(p, load8(kt, vj, d0 + 8), a1);
-				a2 = _mm256_fmadd_ps(p, load8(kt, vj, d0 + 16), a2);
-				a3 = _mm256_fmadd_ps(p, load8(kt, vj, d0 + 24), a3);
+				a1 = _mm256_fmadd_ps(p, llorch_kv_load8(kt, vj, d0 + 8), a1);
+				a2 = _mm256_fmadd_ps(p, llorch_kv_load8(kt, vj, d0 + 16), a2);
+				a3 = _mm256_fmadd_ps(p, llorch_kv_load8(kt, vj, d0 + 24), a3);
 			}
 		}
 	}

@@ -444,14 +444,9 @@ INLINE void attn_tile(int kt, const float *q, int64_t q_stride, const void *k, c
 	for (; i0 < n_q; i0 += QGROUP) {
 		int ng = n_q - i0 < QGROUP ? n_q - i0 : QGROUP;
 		int64_t nk = pos0 + i0 + ng;
-		switch (ng) {
-		case 6: weigh_values(kt, 6, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 5: weigh_values(kt, 5, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 4: weigh_values(kt, 4, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 3: weigh_values(kt, 3, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 2: weigh_values(kt, 2, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		default: weigh_values(kt, 1, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		}
+#define WEIGH(NG) weigh_values(kt, NG, S, v, kv_stride, hd, nk, i0, inv, out, out_stride)
+		LLORCH_CONST_1_TO_6(ng, WEIGH);
+#undef WEIGH
 	}
 }
 

@@ -39,4 +39,18 @@ static inline __attribute__((always_inline)) const uint8_t *llorch_q8_block(cons
 	return (const uint8_t *)p + (size_t)b * sizeof(llorch_block_q8_0);
 }
 
+/* CALL(n) with n (1..6; above 6 as 6, below 1 as 1) a constant, so that a
+ * kernel inlined with it keeps its accumulators in registers. */
+#define LLORCH_CONST_1_TO_6(n, CALL)      \
+	do {                              \
+		switch (n) {              \
+		case 6: CALL(6); break;   \
+		case 5: CALL(5); break;   \
+		case 4: CALL(4); break;   \
+		case 3: CALL(3); break;   \
+		case 2: CALL(2); break;   \
+		default: CALL(1); break;  \
+		}                         \
+	} while (0)
+
 #endif

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <immintrin.h>
 
-#include "attn_impl.h"
+#include "attn_avx2.h"
 #include "vexp_avx2.h"
 
 #define INLINE static inline __attribute__((always_inline))
@@ -29,14 +29,9 @@ INLINE __m256 load8(int kt, const void *p, int64_t i)
 {
 	if (kt == LLORCH_KT_Q8_0) {
 		const uint8_t *b = llorch_q8_block(p, i / 32);
-		__m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
-				(const __m128i *)(const void *)(b + 2 + i % 32))));
-		return _mm256_mul_ps(q, _mm256_set1_ps(_cvtsh_ss(llorch_kh_load16(b))));
+		return _mm256_mul_ps(llorch_q8_quants8(b, (int)(i % 32) / 8), llorch_q8_scale8(b));
 	}
-	if (kt == LLORCH_KT_F16)
-		return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)
-				((const uint16_t *)p + i)));
-	return _mm256_loadu_ps((const float *)p + i);
+	return llorch_kv_load8(kt, p, i);
 }
 
 /* c0[m], c1[m] += A[m][k] * B[k][0..7], B[k][8..15] for k in 0..n-1 and m
@@ -195,14 +190,9 @@ INLINE void attn_half(int kt, const float *q, int64_t q_stride, const void *k, c
 	for (int i0 = 0; i0 < n_q; i0 += QGROUP) {
 		int ng = n_q - i0 < QGROUP ? n_q - i0 : QGROUP;
 		int64_t nk = pos0 + i0 + ng;
-		switch (ng) {
-		case 6: weigh_values(kt, 6, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 5: weigh_values(kt, 5, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 4: weigh_values(kt, 4, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 3: weigh_values(kt, 3, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		case 2: weigh_values(kt, 2, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		default: weigh_values(kt, 1, S, v, kv_stride, hd, nk, i0, inv, out, out_stride); break;
-		}
+#define WEIGH(NG) weigh_values(kt, NG, S, v, kv_stride, hd, nk, i0, inv, out, out_stride)
+		LLORCH_CONST_1_TO_6(ng, WEIGH);
+#undef WEIGH
 	}
 }
 
